@@ -1,0 +1,223 @@
+"""A Pinot REALTIME table config (segmentsConfig, tableIndexConfig, streamConfigs) as a typed model."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ingestd.config.fields import (
+    check_identifier,
+    join,
+    optional_list,
+    optional_mapping,
+    optional_str,
+    parse_int,
+    require_mapping,
+    require_str,
+)
+from ingestd.config.schema import FieldRole, Schema
+from ingestd.config.units import parse_duration_ms, parse_size_bytes
+from ingestd.errors import ConfigError, NotSupportedYet
+from ingestd.plugins import (
+    DEFAULT_STREAM_FACTORY,
+    PluginRef,
+    resolve_decoder,
+    resolve_stream_factory,
+)
+
+DEFAULT_FLUSH_ROWS = 5_000_000
+DEFAULT_FLUSH_TIME_MS = 6 * 3_600_000
+_ROW_KEYS = (
+    "realtime.segment.flush.threshold.rows",
+    "realtime.segment.flush.threshold.size",
+    "realtime.segment.flush.threshold.size.llc",
+)
+_TIME_KEYS = ("realtime.segment.flush.threshold.time", "realtime.segment.flush.threshold.time.llc")
+_SIZE_KEYS = ("realtime.segment.flush.threshold.segment.size", "realtime.segment.flush.desired.size")
+_PER_PARTITION_TYPES = {"lowlevel", "simple"}
+_UNSUPPORTED_INGESTION = ("transformConfigs", "aggregationConfigs", "filterConfig", "complexTypeConfig")
+
+
+class LoadMode(enum.Enum):
+    MMAP = "MMAP"
+    HEAP = "HEAP"
+
+
+class OffsetReset(enum.Enum):
+    SMALLEST = "smallest"
+    LARGEST = "largest"
+
+
+@dataclass(frozen=True)
+class FlushThresholds:
+    rows: int
+    time_ms: int
+    segment_size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    stream_type: str
+    topic: str
+    bootstrap_servers: str
+    consumer_factory: PluginRef
+    decoder: PluginRef
+    offset_reset: OffsetReset
+    client_properties: Mapping[str, str]
+    flush: FlushThresholds
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    name: str
+    schema_name: str
+    time_column: str
+    load_mode: LoadMode
+    stream: StreamConfig
+    raw: Mapping[str, Any]
+
+
+def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = None) -> TableConfig:
+    """Validate a REALTIME table config; with `schema_lookup`, also check it against its schema."""
+    doc = require_mapping(raw, "tableConfig")
+    name = require_str(doc, "tableName", "")
+    if name.endswith("_REALTIME"):
+        name = name[: -len("_REALTIME")]
+    check_identifier(name, "tableName")
+    table_type = require_str(doc, "tableType", "").upper()
+    if table_type == "OFFLINE":
+        raise NotSupportedYet("tableType", "OFFLINE (batch) tables")
+    if table_type != "REALTIME":
+        raise ConfigError("tableType", f"must be REALTIME, got {doc['tableType']!r}")
+    segments = optional_mapping(doc, "segmentsConfig", "")
+    index = optional_mapping(doc, "tableIndexConfig", "")
+    schema_name = optional_str(segments, "schemaName", "segmentsConfig") or name
+    time_column = require_str(segments, "timeColumnName", "segmentsConfig")
+    _reject_unsupported_ingestion(optional_mapping(doc, "ingestionConfig", ""))
+    table = TableConfig(
+        name=name,
+        schema_name=schema_name,
+        time_column=time_column,
+        load_mode=_parse_load_mode(index),
+        stream=_parse_stream(*_locate_stream_configs(doc)),
+        raw=dict(doc),
+    )
+    if schema_lookup is not None:
+        check_against_schema(table, schema_lookup)
+    return table
+
+
+def check_against_schema(table: TableConfig, schemas: Mapping[str, Schema]) -> Schema:
+    schema = schemas.get(table.schema_name)
+    if schema is None:
+        raise ConfigError("segmentsConfig.schemaName", f"names schema {table.schema_name!r}, "
+                          "which has not been uploaded (POST /schemas first)")
+    time_field = schema.field(table.time_column)
+    if time_field is None or time_field.role is not FieldRole.DATE_TIME:
+        raise ConfigError("segmentsConfig.timeColumnName", f"{table.time_column!r} is not a "
+                          f"dateTimeFieldSpecs field of schema {schema.name!r}")
+    return schema
+
+
+def _parse_load_mode(index: Mapping[str, Any]) -> LoadMode:
+    value = optional_str(index, "loadMode", "tableIndexConfig") or "MMAP"
+    try:
+        return LoadMode(value.upper())
+    except ValueError:
+        raise ConfigError("tableIndexConfig.loadMode", f"must be MMAP or HEAP, got {value!r}") from None
+
+
+def _locate_stream_configs(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    old_path = "tableIndexConfig.streamConfigs"
+    new_path = "ingestionConfig.streamIngestionConfig.streamConfigMaps"
+    old = optional_mapping(doc, "tableIndexConfig", "").get("streamConfigs")
+    ingestion = optional_mapping(doc, "ingestionConfig", "")
+    stream_ingestion = optional_mapping(ingestion, "streamIngestionConfig", "ingestionConfig")
+    maps = optional_list(stream_ingestion, "streamConfigMaps", "ingestionConfig.streamIngestionConfig")
+    if old is not None and maps:
+        raise ConfigError(old_path, f"and {new_path} are both set; keep one")
+    if maps:
+        if len(maps) > 1:
+            raise NotSupportedYet(new_path, "more than one stream per table")
+        return require_mapping(maps[0], f"{new_path}[0]"), f"{new_path}[0]"
+    if old is None:
+        raise ConfigError(old_path, "is missing: a REALTIME table needs its stream configs")
+    return require_mapping(old, old_path), old_path
+
+
+def _parse_stream(configs: Mapping[str, Any], path: str) -> StreamConfig:
+    def key_path(key: str) -> str:
+        return f"{path}.{key}"
+
+    stream_type = require_str(configs, "streamType", path).lower()
+    if stream_type != "kafka":
+        raise NotSupportedYet(key_path("streamType"), f"stream type {stream_type!r}")
+    prefix = f"stream.{stream_type}."
+    consumer_type = str(configs.get(prefix + "consumer.type", "lowlevel")).lower()
+    if consumer_type == "highlevel":
+        raise NotSupportedYet(key_path(prefix + "consumer.type"), "highLevel consumption")
+    if consumer_type not in _PER_PARTITION_TYPES:
+        raise ConfigError(key_path(prefix + "consumer.type"),
+                          f"must be lowlevel or highLevel, got {consumer_type!r}")
+    factory_key = prefix + "consumer.factory.class.name"
+    decoder_key = prefix + "decoder.class.name"
+    return StreamConfig(
+        stream_type=stream_type,
+        topic=require_str(configs, prefix + "topic.name", path),
+        bootstrap_servers=require_str(configs, prefix + "broker.list", path),
+        consumer_factory=resolve_stream_factory(
+            optional_str(configs, factory_key, path) or DEFAULT_STREAM_FACTORY, key_path(factory_key)),
+        decoder=resolve_decoder(require_str(configs, decoder_key, path), key_path(decoder_key)),
+        offset_reset=_parse_offset_reset(configs, prefix, path),
+        client_properties=_client_properties(configs, prefix),
+        flush=_parse_flush(configs, path),
+    )
+
+
+def _parse_offset_reset(configs: Mapping[str, Any], prefix: str, path: str) -> OffsetReset:
+    key = prefix + "consumer.prop.auto.offset.reset"
+    value = str(configs.get(key, "largest")).strip().lower()
+    aliases = {"smallest": OffsetReset.SMALLEST, "earliest": OffsetReset.SMALLEST,
+               "largest": OffsetReset.LARGEST, "latest": OffsetReset.LARGEST}
+    if value in aliases:
+        return aliases[value]
+    if value[:1].isdigit():
+        raise NotSupportedYet(f"{path}.{key}", f"a period or timestamp start ({value!r})")
+    raise ConfigError(f"{path}.{key}", f"must be smallest or largest, got {value!r}")
+
+
+def _client_properties(configs: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """`stream.kafka.consumer.prop.X` and raw client keys (security.protocol, sasl.*) go to librdkafka."""
+    props: dict[str, str] = {}
+    for key, value in configs.items():
+        if key.startswith(prefix + "consumer.prop."):
+            name = key[len(prefix + "consumer.prop."):]
+            if name != "auto.offset.reset":
+                props[name] = str(value)
+        elif key.startswith(("security.", "sasl.", "ssl.")):
+            props[key] = str(value)
+    return props
+
+
+def _parse_flush(configs: Mapping[str, Any], path: str) -> FlushThresholds:
+    rows_key = next((k for k in _ROW_KEYS if k in configs), None)
+    rows = DEFAULT_FLUSH_ROWS
+    if rows_key is not None:
+        rows = parse_int(configs[rows_key], f"{path}.{rows_key}", minimum=0)
+        if rows == 0:
+            raise NotSupportedYet(f"{path}.{rows_key}", "0 (size-based segment auto-tuning)")
+    time_key = next((k for k in _TIME_KEYS if k in configs), None)
+    time_ms = DEFAULT_FLUSH_TIME_MS
+    if time_key is not None:
+        time_ms = parse_duration_ms(configs[time_key], f"{path}.{time_key}")
+    size_key = next((k for k in _SIZE_KEYS if k in configs), None)
+    size = None if size_key is None else parse_size_bytes(configs[size_key], f"{path}.{size_key}")
+    return FlushThresholds(rows=rows, time_ms=time_ms, segment_size_bytes=size)
+
+
+def _reject_unsupported_ingestion(ingestion: Mapping[str, Any]) -> None:
+    for key in _UNSUPPORTED_INGESTION:
+        if ingestion.get(key):
+            raise NotSupportedYet(join("ingestionConfig", key), f"ingestionConfig.{key}")
