@@ -1,0 +1,1 @@
+"""Message decoders: raw stream values → Arrow record batches, bad messages counted and skipped."""

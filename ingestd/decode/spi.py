@@ -1,0 +1,38 @@
+"""The decoder plugin interface: a whole batch of raw values in, one Arrow record batch out.
+
+Batches, not rows: a decoder sees every value of a fetch at once so it can vectorize. Messages it
+cannot decode are reported by index (so the caller knows which offsets they held) and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from ingestd.config.schema import Schema
+from ingestd.config.table import TableConfig
+
+
+@dataclass
+class DecodedBatch:
+    rows: pa.RecordBatch
+    bad_indices: list[int] = field(default_factory=list)
+    first_error: str | None = None
+
+    def message_index_of_row(self, row: int, message_count: int) -> int:
+        """The index of the message that produced `row` (or `message_count` past the last row)."""
+        if not self.bad_indices:
+            return row
+        if row >= self.rows.num_rows:
+            return message_count
+        bad = set(self.bad_indices)
+        good = [i for i in range(message_count) if i not in bad]
+        return good[row]
+
+
+class MessageDecoder(Protocol):
+    def __init__(self, schema: Schema, table: TableConfig) -> None: ...
+
+    def decode(self, values: list[bytes | None]) -> DecodedBatch: ...

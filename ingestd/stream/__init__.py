@@ -1,0 +1,1 @@
+"""Stream SPI (per-partition consumers, metadata) and the built-in Kafka implementation."""

@@ -1,0 +1,119 @@
+"""Kafka through confluent-kafka: per-partition consumers with assign() and explicit offsets.
+
+No consumer-group offset is ever committed: the offset ledger is the only source of truth, so the
+group id exists only because librdkafka requires one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from ingestd.config.table import OffsetReset, StreamConfig
+from ingestd.errors import StreamError
+from ingestd.stream.spi import StartPosition
+
+log = logging.getLogger(__name__)
+
+_RESET_NAMES = {OffsetReset.SMALLEST: "earliest", OffsetReset.LARGEST: "latest"}
+_RESET_OFFSETS = {OffsetReset.SMALLEST: OFFSET_BEGINNING, OffsetReset.LARGEST: OFFSET_END}
+
+
+class KafkaMessageBatch:
+    """A batch over confluent-kafka Message objects; offsets are read only when asked for."""
+
+    __slots__ = ("_messages", "values")
+
+    def __init__(self, messages: list[Message], values: list[bytes | None]) -> None:
+        self._messages = messages
+        self.values = values
+
+    def offset_at(self, index: int) -> int:
+        return int(self._messages[index].offset())
+
+    @property
+    def next_offset(self) -> int:
+        return int(self._messages[-1].offset()) + 1
+
+
+class KafkaPartitionConsumer:
+    def __init__(self, config: StreamConfig, client_id: str, partition: int, start: StartPosition) -> None:
+        self._topic = config.topic
+        self._partition = partition
+        self._consumer = Consumer(_client_config(config, client_id) | {
+            "group.id": client_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": False,
+            "auto.offset.reset": _RESET_NAMES[start.reset],
+        })
+        offset = start.offset if start.offset is not None else _RESET_OFFSETS[start.reset]
+        self._consumer.assign([TopicPartition(config.topic, partition, offset)])
+
+    def fetch(self, max_messages: int, timeout_s: float) -> KafkaMessageBatch | None:
+        messages = self._consumer.consume(max_messages, timeout_s)
+        if not messages:
+            return None
+        values = [m.value() for m in messages]
+        if None in values:  # tombstones or error events: only then look at each message's error
+            messages, values = self._drop_errors(messages, values)
+            if not messages:
+                return None
+        return KafkaMessageBatch(messages, values)
+
+    def _drop_errors(self, messages: list[Message], values: list[Any]) -> tuple[list[Message], list[Any]]:
+        kept_messages, kept_values = [], []
+        for message, value in zip(messages, values, strict=True):
+            error = message.error()
+            if error is None:
+                kept_messages.append(message)
+                kept_values.append(value)
+            elif error.fatal():
+                raise StreamError(f"{self._topic}[{self._partition}]: fatal Kafka error: {error}")
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s[%d]: Kafka error (retrying): %s", self._topic, self._partition, error)
+        return kept_messages, kept_values
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaMetadataProvider:
+    def __init__(self, config: StreamConfig, client_id: str) -> None:
+        self._topic = config.topic
+        self._admin = AdminClient(_client_config(config, client_id))
+
+    def partition_ids(self) -> list[int]:
+        try:
+            metadata = self._admin.list_topics(self._topic, timeout=5)
+        except Exception as exc:  # KafkaException: broker unreachable within the timeout
+            raise StreamError(f"cannot read metadata of topic {self._topic!r}: {exc}") from exc
+        topic = metadata.topics.get(self._topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            reason = topic.error if topic is not None else "not found"
+            raise StreamError(f"topic {self._topic!r} is not available: {reason}")
+        return sorted(topic.partitions)
+
+    def close(self) -> None:
+        """AdminClient holds no resources that need an explicit close."""
+
+
+class KafkaConsumerFactory:
+    def __init__(self, config: StreamConfig, client_id: str) -> None:
+        self._config = config
+        self._client_id = client_id
+
+    def partition_consumer(self, partition: int, start: StartPosition) -> KafkaPartitionConsumer:
+        return KafkaPartitionConsumer(self._config, self._client_id, partition, start)
+
+    def metadata_provider(self) -> KafkaMetadataProvider:
+        return KafkaMetadataProvider(self._config, self._client_id)
+
+
+def _client_config(config: StreamConfig, client_id: str) -> dict[str, Any]:
+    return {"bootstrap.servers": config.bootstrap_servers, "client.id": client_id} | dict(
+        config.client_properties
+    )
