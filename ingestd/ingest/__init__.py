@@ -1,0 +1,1 @@
+"""Per-partition ingestion: recovery from the ledger, then consume → decode → build → seal → commit."""

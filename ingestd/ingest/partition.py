@@ -1,0 +1,183 @@
+"""One partition, end to end: consume → decode → append to the consuming segment → seal → commit.
+
+The ingestor is rebuilt from the ledger alone (see recovery.py), so a crash anywhere loses nothing:
+rows not yet sealed are simply consumed again from the last committed end offset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from ingestd.columns import arrow_schema
+from ingestd.decode.spi import DecodedBatch, MessageDecoder
+from ingestd.ingest.recovery import recover_partition
+from ingestd.ingest.table_spec import TableSpec
+from ingestd.ledger import OffsetLedger
+from ingestd.paths import PartitionPaths
+from ingestd.segment.consuming import ConsumingSegment
+from ingestd.segment.loader import load_segment
+from ingestd.segment.metadata import SegmentMetadata
+from ingestd.segment.writer import seal_segment
+from ingestd.stream.spi import ConsumerFactory, MessageBatch, StartPosition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    """Part of a fetched batch not yet in a segment (a seal failed): retried before fetching more."""
+
+    batch: MessageBatch
+    decoded: DecodedBatch
+    row: int
+    message: int
+
+
+@dataclass
+class PartitionCounters:
+    messages: int = 0
+    rows: int = 0
+    malformed: int = 0
+    seal_failures: int = 0
+    last_error: str | None = None
+
+
+class PartitionIngestor:
+    def __init__(
+        self,
+        spec: TableSpec,
+        partition: int,
+        paths: PartitionPaths,
+        factory: ConsumerFactory,
+        decoder: MessageDecoder,
+    ) -> None:
+        self.spec = spec
+        self.partition = partition
+        self._paths = paths
+        self._decoder = decoder
+        self._flush = spec.config.stream.flush
+        self._schema = arrow_schema(spec.schema)
+        self._ledger = OffsetLedger(paths.ledger)
+        self.counters = PartitionCounters()
+        recovered = recover_partition(paths, self._ledger)
+        self.sealed: list[tuple[SegmentMetadata, pa.Table]] = [
+            (meta, load_segment(paths.segments / meta.file_name, spec.config.load_mode))
+            for meta in recovered.segments
+        ]
+        self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
+        self._pending: _Pending | None = None
+        start = StartPosition(recovered.resume_offset, spec.config.stream.offset_reset)
+        self._consumer = factory.partition_consumer(partition, start)
+        where = f"offset {start.offset}" if start.offset is not None else start.reset.value
+        log.info("%s[%d]: resuming at %s with %d sealed segment(s)", spec.name, partition, where,
+                 len(self.sealed))
+
+    def poll(self, max_messages: int) -> int:
+        """Consume and process one batch; returns how many messages it took (0 when idle or blocked)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._append(pending)
+            if self._pending is not None:
+                return 0  # sealing still fails: hold consumption, keep what is in memory
+        batch = self._consumer.fetch(max_messages, 0)
+        if batch is None:
+            self._seal_if_time_due()
+            return 0
+        decoded = self._decoder.decode(batch.values)
+        self._count(batch, decoded)
+        self._append(_Pending(batch, decoded, 0, 0))
+        self._seal_if_time_due()
+        return len(batch.values)
+
+    def _count(self, batch: MessageBatch, decoded: DecodedBatch) -> None:
+        self.counters.messages += len(batch.values)
+        self.counters.rows += decoded.rows.num_rows
+        if decoded.bad_indices:
+            self.counters.malformed += len(decoded.bad_indices)
+            self.counters.last_error = decoded.first_error
+            log.warning("%s[%d]: skipped %d malformed message(s) at offsets from %d: %s",
+                        self.spec.name, self.partition, len(decoded.bad_indices),
+                        batch.offset_at(decoded.bad_indices[0]), decoded.first_error)
+
+    def _append(self, work: _Pending) -> None:
+        """Append rows from the cursor on, sealing exactly at the row threshold as often as needed.
+
+        If a seal fails, the cursor is kept as pending and consumption holds until it succeeds.
+        """
+        rows, batch = work.decoded.rows, work.batch
+        message_count = len(batch.values)
+        while True:
+            if self.segment.rows >= self._flush.rows and not self._seal():
+                self._pending = work
+                return
+            if work.message >= message_count:
+                return
+            room = self._flush.rows - self.segment.rows
+            if rows.num_rows - work.row <= room:
+                self.segment.append(rows.slice(work.row), batch.offset_at(work.message), batch.next_offset)
+                work = _Pending(batch, work.decoded, rows.num_rows, message_count)
+                continue
+            split = work.decoded.message_index_of_row(work.row + room, message_count)
+            self.segment.append(rows.slice(work.row, room), batch.offset_at(work.message),
+                                batch.offset_at(split))
+            work = _Pending(batch, work.decoded, work.row + room, split)
+
+    def _seal_if_time_due(self) -> None:
+        if self._pending is not None or self.segment.age_ms() < self._flush.time_ms:
+            return
+        if self.segment.rows == 0:
+            self.segment.restart_clock()
+        else:
+            self._seal()
+
+    def _seal(self) -> bool:
+        """Seal the consuming segment (file durable first, then the ledger record). False on I/O error."""
+        try:
+            meta = seal_segment(
+                self.segment, self._paths.segments, self.spec.uid, self.spec.config.time_column
+            )
+            self._ledger.append(meta)
+        except OSError as exc:
+            self.counters.seal_failures += 1
+            self.counters.last_error = f"sealing {self.segment.name} failed: {exc}"
+            log.error("%s[%d]: %s; will retry, nothing is lost", self.spec.name, self.partition,
+                      self.counters.last_error)
+            return False
+        table = load_segment(self._paths.segments / meta.file_name, self.spec.config.load_mode)
+        self.sealed.append((meta, table))
+        self.segment = self._new_segment(meta.sequence + 1, meta.end_offset)
+        log.info("%s[%d]: sealed %s (%d rows, offsets %d-%d)", self.spec.name, self.partition,
+                 meta.name, meta.rows, meta.start_offset, meta.end_offset - 1)
+        return True
+
+    def _new_segment(self, sequence: int, start_offset: int | None) -> ConsumingSegment:
+        return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema)
+
+    def tables(self) -> tuple[list[pa.Table], pa.Table]:
+        """The sealed segments' tables and a snapshot of the consuming segment, for a query."""
+        return [table for _, table in self.sealed], self.segment.to_table()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "state": "BLOCKED" if self._pending is not None else "CONSUMING",
+            "consumingSegment": self.segment.name,
+            "consumingRows": self.segment.rows,
+            "startOffset": self.segment.start_offset,
+            "currentOffset": self.segment.end_offset,
+            "lastConsumedMs": self.segment.last_consumed_ms,
+            "sealedSegments": len(self.sealed),
+            "sealedRows": sum(meta.rows for meta, _ in self.sealed),
+            "messagesConsumed": self.counters.messages,
+            "rowsIndexed": self.counters.rows,
+            "malformedMessages": self.counters.malformed,
+            "sealFailures": self.counters.seal_failures,
+            "lastError": self.counters.last_error,
+        }
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,80 @@
+"""Start-up repair of one partition's ledger and segment directory; yields where to resume.
+
+1. The ledger is read; a torn or corrupt tail record is truncated (logged).
+2. Each recorded segment's file must exist with the recorded size and CRC32. At the first that does
+   not, the error is logged loudly and that record and every later one are dropped (their files
+   deleted): the partition resumes from the last good segment's end offset and consumes the rest
+   again from the broker, so nothing committed is silently lost and nothing is duplicated.
+3. Files in the segment directory that no good record names (crashed seals, temp files) are orphans
+   and are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestd.ledger import OffsetLedger
+from ingestd.paths import PartitionPaths
+from ingestd.segment.metadata import SegmentMetadata
+from ingestd.segment.writer import file_crc32
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecoveredPartition:
+    segments: list[SegmentMetadata]
+
+    @property
+    def resume_offset(self) -> int | None:
+        return self.segments[-1].end_offset if self.segments else None
+
+    @property
+    def next_sequence(self) -> int:
+        return self.segments[-1].sequence + 1 if self.segments else 0
+
+
+def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredPartition:
+    records = ledger.recover()
+    good = _verified_prefix(records, paths.segments)
+    if len(good) < len(records):
+        ledger.rewrite(good)
+    _delete_orphans(paths.segments, {record.file_name for record in good})
+    return RecoveredPartition(good)
+
+
+def _verified_prefix(records: list[SegmentMetadata], directory: Path) -> list[SegmentMetadata]:
+    for index, record in enumerate(records):
+        problem = _file_problem(record, directory / record.file_name)
+        if problem is not None:
+            dropped = records[index:]
+            log.error(
+                "SEGMENT LOST: %s of %s partition %d %s; dropping it and %d later segment(s) and "
+                "re-consuming from offset %d (offsets %d-%d will be read again from the stream)",
+                record.name, record.table, record.partition, problem, len(dropped) - 1,
+                record.start_offset, record.start_offset, dropped[-1].end_offset - 1,
+            )
+            return records[:index]
+    return records
+
+
+def _file_problem(record: SegmentMetadata, path: Path) -> str | None:
+    if not path.exists():
+        return "is missing"
+    size = path.stat().st_size
+    if size != record.size_bytes:
+        return f"has {size} bytes, the ledger recorded {record.size_bytes}"
+    if file_crc32(path) != record.crc32:
+        return "fails its CRC32 checksum"
+    return None
+
+
+def _delete_orphans(directory: Path, keep: set[str]) -> None:
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        if path.name not in keep:
+            log.warning("deleting orphan segment file %s (no ledger record)", path)
+            path.unlink()

@@ -1,0 +1,43 @@
+"""Segment names (Pinot's `table__partition__sequence__yyyyMMddTHHmmZ`) and sealed-segment metadata."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+def segment_name(table: str, partition: int, sequence: int, created_ms: int) -> str:
+    stamp = datetime.fromtimestamp(created_ms / 1000, tz=UTC).strftime("%Y%m%dT%H%MZ")
+    return f"{table}__{partition}__{sequence}__{stamp}"
+
+
+@dataclass(frozen=True)
+class SegmentMetadata:
+    """What the ledger records for one sealed segment: exactly which offsets it holds, and its file."""
+
+    table: str
+    table_uid: str
+    partition: int
+    sequence: int
+    name: str
+    start_offset: int  # first offset the segment covers
+    end_offset: int  # offset to consume next (exclusive end)
+    rows: int
+    min_time: int | None
+    max_time: int | None
+    created_ms: int
+    sealed_ms: int
+    size_bytes: int
+    crc32: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.arrow"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SegmentMetadata:
+        return cls(**{name: doc[name] for name in cls.__dataclass_fields__})
