@@ -26,6 +26,14 @@ class NotSupportedYet(ConfigError):
         super().__init__(path, f"{what} is not supported yet")
 
 
+class NotFound(IngestdError):
+    """A named schema, table or segment does not exist (HTTP 404)."""
+
+
+class Conflict(IngestdError):
+    """The request clashes with what exists (HTTP 409): a duplicate table, a schema still in use."""
+
+
 class StreamError(IngestdError):
     """The stream (broker) failed in a way the caller should hear about."""
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ingestd.config.schema import Schema
 from ingestd.config.table import TableConfig
+from ingestd.stream.spi import ConsumerFactory
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,8 @@ class TableSpec:
     @property
     def name(self) -> str:
         return self.config.name
+
+    def consumer_factory(self) -> ConsumerFactory:
+        """The table's stream plugin, built for this table (its client id names the table)."""
+        factory_class = self.config.stream.consumer_factory.load()
+        return factory_class(self.config.stream, f"ingestd-{self.name}")  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""The HTTP API: Pinot's controller routes (schemas, tables, segments) and broker route (query)."""

@@ -1,0 +1,124 @@
+"""FastAPI routes with Pinot's paths and JSON shapes, over a started Coordinator.
+
+Handlers are plain `def`s (FastAPI runs them in its thread pool) because they wait on worker replies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from ingestd.coordinator import Coordinator
+from ingestd.errors import ConfigError, Conflict, NotFound, QueryError
+from ingestd.query.broker import Broker
+from ingestd.query.response import error_response
+from ingestd.segments_view import segment_metadata, segment_names
+
+
+def create_app(coordinator: Coordinator) -> FastAPI:
+    app = FastAPI(title="ingestd", version="0.1.0")
+    broker = Broker(coordinator)
+    catalog = coordinator.catalog
+
+    @app.exception_handler(ConfigError)
+    def bad_config(_: Request, exc: ConfigError) -> JSONResponse:
+        return JSONResponse({"code": 400, "error": str(exc)}, status_code=400)
+
+    @app.exception_handler(NotFound)
+    def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"code": 404, "error": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"code": 409, "error": str(exc)}, status_code=409)
+
+    @app.get("/health", response_class=PlainTextResponse)
+    def health() -> str:
+        return "OK"
+
+    @app.post("/schemas")
+    async def add_schema(request: Request) -> dict[str, Any]:
+        schema = coordinator.add_schema(await _json_body(request, "schema"))
+        return {"unrecognizedProperties": {}, "status": f"{schema.name} successfully added"}
+
+    @app.get("/schemas")
+    def list_schemas() -> list[str]:
+        return sorted(catalog.schemas)
+
+    @app.get("/schemas/{name}")
+    def get_schema(name: str) -> Any:
+        if name not in catalog.schemas:
+            raise NotFound(f"schema {name!r} does not exist")
+        return catalog.schemas[name].raw
+
+    @app.delete("/schemas/{name}")
+    def delete_schema(name: str) -> dict[str, str]:
+        catalog.delete_schema(name)
+        return {"status": f"Schema {name} deleted"}
+
+    @app.post("/tables")
+    async def add_table(request: Request) -> dict[str, Any]:
+        spec = coordinator.add_table(await _json_body(request, "tableConfig"))
+        return {"unrecognizedProperties": {}, "status": f"Table {spec.name}_REALTIME successfully added"}
+
+    @app.get("/tables")
+    def list_tables() -> dict[str, list[str]]:
+        return {"tables": sorted(catalog.tables)}
+
+    @app.get("/tables/{name}")
+    def get_table(name: str) -> dict[str, Any]:
+        return {"REALTIME": catalog.table(name).config.raw}
+
+    @app.delete("/tables/{name}")
+    def delete_table(name: str) -> dict[str, str]:
+        coordinator.drop_table(name)
+        return {"status": f"Tables: [{name.removesuffix('_REALTIME')}_REALTIME] deleted"}
+
+    @app.get("/tables/{name}/status")
+    def table_status(name: str) -> dict[str, Any]:
+        return coordinator.table_status(name)
+
+    @app.get("/segments/{name}")
+    def list_segments(name: str) -> list[dict[str, list[str]]]:
+        return [{"REALTIME": segment_names(coordinator.paths, catalog.table(name))}]
+
+    @app.get("/segments/{name}/{segment}/metadata")
+    def get_segment_metadata(name: str, segment: str) -> dict[str, Any]:
+        return segment_metadata(coordinator.paths, catalog.table(name), segment)
+
+    @app.post("/query/sql")
+    async def query_post(request: Request) -> Response:
+        try:
+            body = await _json_body(request, "query")
+            sql = body.get("sql") if isinstance(body, dict) else None
+        except ConfigError as exc:
+            return _json(error_response(QueryError.SQL_PARSING, str(exc), 0))
+        if not isinstance(sql, str) or not sql.strip():
+            return _json(error_response(QueryError.SQL_PARSING, 'the body needs {"sql": "..."}', 0))
+        return _json(await _in_thread(broker.execute, sql))
+
+    @app.get("/query/sql")
+    async def query_get(sql: str) -> Response:
+        return _json(await _in_thread(broker.execute, sql))
+
+    return app
+
+
+async def _json_body(request: Request, what: str) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(what, f"is not valid JSON: {exc}") from exc
+
+
+async def _in_thread(function: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
+
+
+def _json(document: Any) -> Response:
+    return Response(orjson.dumps(document), media_type="application/json")

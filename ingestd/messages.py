@@ -1,0 +1,63 @@
+"""What the coordinator and workers say to each other over multiprocessing queues (all picklable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ingestd.ingest.table_spec import TableSpec
+
+
+# coordinator → worker
+@dataclass(frozen=True)
+class AssignPartitions:
+    spec: TableSpec
+    partitions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DropTable:
+    request_id: int
+    table: str
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    request_id: int
+    table: str
+    worker_sql: str
+    count_sql: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# worker → coordinator
+@dataclass(frozen=True)
+class Ack:
+    request_id: int
+    worker_id: int
+
+
+@dataclass(frozen=True)
+class QueryReply:
+    request_id: int
+    worker_id: int
+    result: pa.Table | None = None
+    matched_docs: int = 0
+    total_docs: int = 0
+    segments: int = 0
+    consuming_segments: int = 0
+    error: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    worker_id: int
+    pid: int
+    rss_bytes: int
+    partitions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

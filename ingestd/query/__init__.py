@@ -1,0 +1,1 @@
+"""SQL: planning (scatter/gather split), per-worker execution, broker merge and Pinot's response shape."""

@@ -1,0 +1,33 @@
+"""`ingestd start`: the coordinator (with its workers) plus the HTTP API, in the foreground.
+
+uvicorn owns the main thread and turns SIGINT/SIGTERM into a clean shutdown; the coordinator then
+stops its workers, each closing its consumers. Sealed data is already durable at that point; the
+unsealed tail is consumed again on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from ingestd.api.app import create_app
+from ingestd.coordinator import Coordinator
+from ingestd.logs import configure_logging
+from ingestd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_server(settings: Settings) -> None:
+    configure_logging(settings.log_level, "coordinator")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    coordinator = Coordinator(settings)
+    coordinator.start()
+    try:
+        config = uvicorn.Config(create_app(coordinator), host=settings.http_host, port=settings.http_port,
+                                log_config=None, access_log=False)
+        uvicorn.Server(config).run()
+    finally:
+        log.info("stopping workers")
+        coordinator.stop()

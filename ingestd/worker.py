@@ -1,0 +1,171 @@
+"""One worker process: owns its assigned partitions end to end and answers queries over them.
+
+Loop: poll every owned partition once (consume → decode → build → seal → commit), then handle
+coordinator commands (assignments, drops, queries); when idle, wait for a command briefly instead of
+spinning. Every second it reports its partitions' status. It exits when told to, or when the
+coordinator process has died (so it never keeps writing state nobody supervises).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyarrow as pa
+
+from ingestd.columns import arrow_schema
+from ingestd.errors import QueryError
+from ingestd.ingest.partition import PartitionIngestor
+from ingestd.ingest.table_spec import TableSpec
+from ingestd.logs import configure_logging
+from ingestd.messages import (
+    Ack,
+    AssignPartitions,
+    DropTable,
+    QueryReply,
+    RunQuery,
+    Shutdown,
+    WorkerStatus,
+)
+from ingestd.paths import DataPaths
+from ingestd.query.engine import ArrowSqlEngine
+
+log = logging.getLogger(__name__)
+
+FETCH_MAX_MESSAGES = 10_000
+IDLE_WAIT_S = 0.05
+STATUS_INTERVAL_S = 1.0
+
+
+def worker_main(worker_id: int, data_dir: str, commands: Any, replies: Any, log_level: str) -> None:
+    """Entry point of a worker process (spawned by the coordinator)."""
+    configure_logging(log_level, f"worker-{worker_id}")
+    Worker(worker_id, DataPaths(Path(data_dir)), commands, replies).run()
+
+
+class Worker:
+    def __init__(self, worker_id: int, paths: DataPaths, commands: Any, replies: Any) -> None:
+        self.worker_id = worker_id
+        self._paths = paths
+        self._commands = commands
+        self._replies = replies
+        self._tables: dict[str, dict[int, PartitionIngestor]] = {}
+        self._specs: dict[str, TableSpec] = {}
+        self._errors: dict[tuple[str, int], str] = {}
+        self._engine = ArrowSqlEngine()
+        self._process = psutil.Process()
+        self._next_status = 0.0
+        self._running = True
+
+    def run(self) -> None:
+        log.info("worker %d started (pid %d)", self.worker_id, os.getpid())
+        parent = multiprocessing.parent_process()
+        try:
+            while self._running:
+                consumed = self._poll_partitions()
+                self._handle_commands(wait_s=0 if consumed else IDLE_WAIT_S)
+                if time.monotonic() >= self._next_status:
+                    self._report_status()
+                    if parent is not None and not parent.is_alive():
+                        log.error("worker %d: coordinator died; exiting", self.worker_id)
+                        break
+        finally:
+            for table in list(self._tables):
+                self._close_table(table)
+            self._engine.close()
+
+    def _poll_partitions(self) -> int:
+        consumed = 0
+        for table, partitions in self._tables.items():
+            for partition, ingestor in partitions.items():
+                try:
+                    consumed += ingestor.poll(FETCH_MAX_MESSAGES)
+                except Exception as exc:  # counted and reported; one partition must not stop the others
+                    ingestor.counters.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("%s[%d]: poll failed", table, partition)
+        return consumed
+
+    def _handle_commands(self, wait_s: float) -> None:
+        try:
+            command = self._commands.get(timeout=wait_s) if wait_s else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._dispatch(command)
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _dispatch(self, command: object) -> None:
+        if isinstance(command, AssignPartitions):
+            self._assign(command.spec, command.partitions)
+        elif isinstance(command, RunQuery):
+            self._replies.put(self._query(command))
+        elif isinstance(command, DropTable):
+            self._close_table(command.table)
+            self._replies.put(Ack(command.request_id, self.worker_id))
+        elif isinstance(command, Shutdown):
+            self._running = False
+
+    def _assign(self, spec: TableSpec, partitions: tuple[int, ...]) -> None:
+        owned = self._tables.setdefault(spec.name, {})
+        self._specs[spec.name] = spec
+        factory = spec.consumer_factory()
+        decoder_class = spec.config.stream.decoder.load()
+        for partition in partitions:
+            if partition in owned:
+                continue
+            try:
+                owned[partition] = PartitionIngestor(
+                    spec, partition, self._paths.partition(spec.name, spec.uid, partition),
+                    factory, decoder_class(spec.schema, spec.config),
+                )
+                self._errors.pop((spec.name, partition), None)
+            except Exception as exc:  # reported in status; the coordinator re-sends assignments
+                self._errors[(spec.name, partition)] = f"{type(exc).__name__}: {exc}"
+                log.exception("%s[%d]: cannot start ingestion", spec.name, partition)
+
+    def _close_table(self, table: str) -> None:
+        self._specs.pop(table, None)
+        for ingestor in self._tables.pop(table, {}).values():
+            ingestor.close()
+
+    def _query(self, request: RunQuery) -> QueryReply:
+        spec = self._specs.get(request.table)
+        if spec is None:
+            return QueryReply(request.request_id, self.worker_id,
+                              error=(QueryError.TABLE_DOES_NOT_EXIST, "no partitions of this table here"))
+        ingestors = list(self._tables.get(request.table, {}).values())
+        pieces: list[pa.Table] = []
+        for ingestor in ingestors:
+            sealed, consuming = ingestor.tables()
+            pieces.extend(sealed)
+            pieces.append(consuming)
+        data = pa.concat_tables(pieces) if pieces else arrow_schema(spec.schema).empty_table()
+        try:
+            result = self._engine.run(request.worker_sql, request.table, data)
+            matched = self._engine.run(request.count_sql, request.table, data).column(0)[0].as_py()
+        except QueryError as exc:
+            return QueryReply(request.request_id, self.worker_id, error=(exc.code, str(exc)))
+        return QueryReply(
+            request.request_id, self.worker_id, result=result, matched_docs=matched,
+            total_docs=data.num_rows, segments=len(pieces), consuming_segments=len(ingestors),
+        )
+
+    def _report_status(self) -> None:
+        self._next_status = time.monotonic() + STATUS_INTERVAL_S
+        partitions: dict[str, list[dict[str, Any]]] = {
+            table: [ingestor.status() for ingestor in owned.values()] for table, owned in self._tables.items()
+        }
+        for (table, partition), error in self._errors.items():
+            partitions.setdefault(table, []).append({"partition": partition, "state": "ERROR",
+                                                     "lastError": error})
+        self._replies.put(WorkerStatus(self.worker_id, os.getpid(), self._process.memory_info().rss,
+                                       partitions))

@@ -1,0 +1,83 @@
+"""The coordinator's worker processes: spawn, send commands, notice deaths, restart with back-off."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingestd.messages import Shutdown
+from ingestd.worker import worker_main
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+MAX_BACKOFF_S = 30.0
+HEALTHY_AFTER_S = 60.0
+
+
+@dataclass
+class WorkerHandle:
+    worker_id: int
+    process: Any
+    commands: Any
+    started: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    next_restart: float = 0.0
+
+
+class WorkerPool:
+    def __init__(self, count: int, data_dir: str, log_level: str) -> None:
+        self._data_dir = data_dir
+        self._log_level = log_level
+        self.replies: Any = _CONTEXT.Queue()
+        self.workers = [self._spawn(i) for i in range(count)]
+
+    def _spawn(self, worker_id: int, restarts: int = 0) -> WorkerHandle:
+        commands = _CONTEXT.Queue()
+        process = _CONTEXT.Process(
+            target=worker_main, name=f"ingestd-worker-{worker_id}", daemon=True,
+            args=(worker_id, self._data_dir, commands, self.replies, self._log_level),
+        )
+        process.start()
+        return WorkerHandle(worker_id, process, commands, restarts=restarts)
+
+    def send(self, worker_id: int, command: object) -> None:
+        self.workers[worker_id].commands.put(command)
+
+    def restart_dead(self) -> list[int]:
+        """Restart workers that died (with exponential back-off); returns the ids restarted now."""
+        restarted = []
+        now = time.monotonic()
+        for handle in self.workers:
+            if handle.process.is_alive():
+                if handle.restarts and now - handle.started > HEALTHY_AFTER_S:
+                    handle.restarts = 0
+                continue
+            if handle.next_restart == 0.0:
+                delay = min(MAX_BACKOFF_S, 2.0 ** handle.restarts - 1)
+                handle.next_restart = now + delay
+                log.error("worker %d (pid %s) died with exit code %s; restart #%d in %.0fs",
+                          handle.worker_id, handle.process.pid, handle.process.exitcode,
+                          handle.restarts + 1, delay)
+            if now >= handle.next_restart:
+                self.workers[handle.worker_id] = self._spawn(handle.worker_id, handle.restarts + 1)
+                restarted.append(handle.worker_id)
+        return restarted
+
+    def restarts(self, worker_id: int) -> int:
+        return self.workers[worker_id].restarts
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        for handle in self.workers:
+            if handle.process.is_alive():
+                handle.commands.put(Shutdown())
+        deadline = time.monotonic() + timeout_s
+        for handle in self.workers:
+            handle.process.join(max(0.0, deadline - time.monotonic()))
+            if handle.process.is_alive():
+                log.warning("worker %d did not stop in time; terminating", handle.worker_id)
+                handle.process.terminate()
+                handle.process.join(2)
