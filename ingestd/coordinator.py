@@ -59,6 +59,7 @@ class Coordinator:
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         self.catalog.load()
+        self._next_discovery = dict.fromkeys(self.catalog.tables, 0.0)
         self._pool = WorkerPool(self.settings.worker_count, str(self.settings.data_dir),
                                 self.settings.log_level)
         for target in (self._read_replies, self._supervise):

@@ -7,7 +7,11 @@ unsealed tail is consumed again on the next start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -27,7 +31,26 @@ def run_server(settings: Settings) -> None:
     try:
         config = uvicorn.Config(create_app(coordinator), host=settings.http_host, port=settings.http_port,
                                 log_config=None, access_log=False)
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         log.info("stopping workers")
         coordinator.stop()
+        log.info("stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its shutdown, which would skip stopping the workers; here a
+    signal only asks the HTTP server to exit, and `run_server` then stops the coordinator."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def request_exit(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s; shutting down", signal.Signals(signum).name)
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, request_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -81,3 +81,5 @@ class WorkerPool:
                 log.warning("worker %d did not stop in time; terminating", handle.worker_id)
                 handle.process.terminate()
                 handle.process.join(2)
+            handle.commands.close()
+        self.replies.close()

@@ -1,0 +1,5 @@
+"""`python -m ingestd` is the `ingestd` command."""
+
+from ingestd.cli import main
+
+main()
