@@ -25,6 +25,10 @@ class ConsumingSegment:
     rows: int = 0
     last_consumed_ms: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.end_offset is None:
+            self.end_offset = self.start_offset  # nothing consumed yet: the next offset is the start
+
     @property
     def name(self) -> str:
         return segment_name(self.table, self.partition, self.sequence, self.created_ms)

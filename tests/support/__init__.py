@@ -1,0 +1,1 @@
+"""Test helpers: a real Tansu broker, a real `ingestd start` process, polling, seed configs."""

@@ -1,0 +1,32 @@
+"""Creating a seed-shaped table on a running server, fed by its own topic on the test broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.seed import seed_configs
+from tests.support.server import IngestdServer
+
+
+def create_table(server: IngestdServer, kafka: KafkaBroker, name: str, partitions: int,
+                 **stream_overrides: str) -> dict[str, Any]:
+    kafka.create_topic(name, partitions)
+    schema, table = seed_configs(name, **{
+        "stream.kafka.topic.name": name,
+        "stream.kafka.broker.list": kafka.bootstrap,
+        **stream_overrides,
+    })
+    for path, document in (("/schemas", schema), ("/tables", table)):
+        response = server.post(path, document)
+        assert response.status_code == 200, response.text
+    return table
+
+
+def segments_by_partition(server: IngestdServer, table: str) -> dict[int, list[dict[str, Any]]]:
+    names = server.get(f"/segments/{table}")[0]["REALTIME"]
+    found: dict[int, list[dict[str, Any]]] = {}
+    for name in names:
+        meta = server.get(f"/segments/{table}/{name}/metadata")
+        found.setdefault(meta["partition"], []).append(meta)
+    return {p: sorted(metas, key=lambda m: m["sequenceNumber"]) for p, metas in found.items()}
