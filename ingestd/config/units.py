@@ -15,12 +15,13 @@ _SIZE_FACTOR = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 def parse_duration_ms(value: object, path: str) -> int:
     """Milliseconds from a plain number of ms or a period like `6h`, `30m`, `1d`, `4h30m`."""
     text = str(value).strip()
-    if text.isdigit():
-        return int(text)
     parts = _PERIOD_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts).lower() != text.lower():
+    if text.isdigit():
+        total = float(text)
+    elif parts and "".join(n + u for n, u in parts).lower() == text.lower():
+        total = sum(float(number) * _UNIT_MS[unit.lower()] for number, unit in parts)
+    else:
         raise ConfigError(path, f"must be milliseconds or a period like '6h' or '30m', got {value!r}")
-    total = sum(float(number) * _UNIT_MS[unit.lower()] for number, unit in parts)
     if total <= 0:
         raise ConfigError(path, f"must be a positive duration, got {value!r}")
     return int(total)

@@ -1,0 +1,108 @@
+"""The per-partition ingestor on an in-memory stream: exact splits, crash recovery, seal failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ingestd.config import parse_schema, parse_table_config
+from ingestd.decode.json_decoder import JsonDecoder
+from ingestd.ingest import partition as partition_module
+from ingestd.ingest.partition import PartitionIngestor
+from ingestd.ingest.table_spec import TableSpec
+from ingestd.paths import PartitionPaths
+from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
+from tests.support.polling import wait_until
+from tests.support.seed import seed_configs, student_record
+
+
+def make_spec(rows: int = 100, time: str = "6h") -> TableSpec:
+    schema_doc, table_doc = seed_configs("t", **{"realtime.segment.flush.threshold.rows": str(rows),
+                                                  "realtime.segment.flush.threshold.time": time})
+    schema = parse_schema(schema_doc)
+    return TableSpec(parse_table_config(table_doc, {"t": schema}), schema, "uid1")
+
+
+def ingestor(spec: TableSpec, topic: MemoryTopic, root: Path) -> PartitionIngestor:
+    return PartitionIngestor(spec, 0, PartitionPaths(root), MemoryConsumerFactory(topic),
+                             JsonDecoder(spec.schema, spec.config))
+
+
+def drain(worker: PartitionIngestor, batch: int = 64) -> None:
+    while worker.poll(batch):
+        pass
+
+
+def all_first_names(worker: PartitionIngestor) -> list[str]:
+    sealed, consuming = worker.tables()
+    return pa.concat_tables([*sealed, consuming]).column("firstName").to_pylist()
+
+
+def test_segments_split_exactly_at_the_row_threshold_even_with_bad_messages(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    values: list[bytes | None] = [student_record(i) for i in range(250)]
+    values[99:99] = [b"junk", None]  # offsets 99 and 100 are bad: the 100th row is offset 101
+    topic.publish(0, values)
+    worker = ingestor(make_spec(rows=100), topic, tmp_path)
+    drain(worker, batch=64)
+    ranges = [(m.start_offset, m.end_offset, m.rows) for m, _ in worker.sealed]
+    assert ranges == [(0, 102, 100), (102, 202, 100)]  # each seal lands exactly on its 100th row
+    assert worker.segment.start_offset == 202 and worker.segment.rows == 50
+    assert worker.counters.malformed == 2
+    assert all_first_names(worker) == [f"s{i}" for i in range(250)]
+
+
+def test_a_crash_loses_only_the_unsealed_tail_which_is_consumed_again(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(250)])
+    spec = make_spec(rows=100)
+    drain(ingestor(spec, topic, tmp_path))  # "crash": the object is dropped with 50 rows unsealed
+    topic.publish(0, [student_record(i) for i in range(250, 300)])
+    restarted = ingestor(spec, topic, tmp_path)
+    assert [m.sequence for m, _ in restarted.sealed] == [0, 1]
+    drain(restarted)
+    assert all_first_names(restarted) == [f"s{i}" for i in range(300)]
+
+
+def test_a_failed_seal_holds_consumption_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(230)])
+    worker = ingestor(make_spec(rows=100), topic, tmp_path)
+    real_seal = partition_module.seal_segment
+    failures = iter([OSError(28, "No space left on device")] * 3)
+
+    def failing_seal(*args: object) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_seal(*args)
+
+    monkeypatch.setattr(partition_module, "seal_segment", failing_seal)
+    for _ in range(10):
+        if worker.counters.seal_failures < 3:
+            worker.poll(64)
+    assert worker.counters.seal_failures == 3 and worker.status()["state"] == "BLOCKED"
+    assert worker.counters.messages == 128  # consumption held while the seal keeps failing
+    assert worker.sealed == [] and not list((tmp_path / "segments").glob("*.arrow"))
+    drain(worker)
+    assert [(m.start_offset, m.end_offset) for m, _ in worker.sealed] == [(0, 100), (100, 200)]
+    assert all_first_names(worker) == [f"s{i}" for i in range(230)]
+    assert worker.status()["state"] == "CONSUMING"
+
+
+def test_time_threshold_seals_rows_and_waits_again_when_empty(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    worker = ingestor(make_spec(rows=1000, time="1"), topic, tmp_path)  # 1 ms
+    deadline = time.monotonic() + 0.05
+    while time.monotonic() < deadline:  # many 1 ms deadlines pass with nothing consumed
+        worker.poll(10)
+    assert worker.sealed == []  # no empty segment is ever sealed
+    topic.publish(0, [student_record(i) for i in range(5)])
+    wait_until(lambda: (worker.poll(10), worker.sealed)[1], timeout_s=5, interval_s=0.001,
+               what="a time-based seal")
+    assert [(m.start_offset, m.end_offset, m.rows) for m, _ in worker.sealed] == [(0, 5, 5)]
