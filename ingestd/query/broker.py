@@ -6,7 +6,10 @@ that also fixes the result's column names and types, which the merged answer is 
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -26,10 +29,21 @@ class Cluster(Protocol):
     def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]: ...
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    plan: QueryPlan
+    table_schema: pa.Schema  # the table's schema when planned: a changed table is planned again
+    result_schema: pa.Schema  # names and types of the answer over one table
+
+
 class Broker:
+    PLAN_CACHE_SIZE = 256
+
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
         self._engine = ArrowSqlEngine()
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+        self._lock = threading.Lock()
 
     def execute(self, sql: str) -> dict[str, Any]:
         started = time.monotonic()
@@ -38,7 +52,14 @@ class Broker:
         except QueryError as exc:
             return error_response(exc.code, str(exc), _elapsed_ms(started))
 
-    def _execute(self, sql: str, started: float) -> dict[str, Any]:
+    def _prepare(self, sql: str) -> _Prepared:
+        """The plan and result schema of `sql`, from the cache while the table's schema is unchanged."""
+        with self._lock:
+            cached = self._prepared.get(sql)
+        if cached is not None:
+            current = self._cluster.table_schema(cached.plan.table)
+            if current is not None and arrow_schema(current) == cached.table_schema:
+                return cached
         schemas: dict[str, pa.Schema] = {}
 
         def resolve(name: str) -> str | None:
@@ -49,8 +70,19 @@ class Broker:
             return None
 
         plan = plan_query(sql, resolve, lambda table: schemas[table].names)
-        empty = schemas[plan.table].empty_table()
-        expected = self._engine.run(plan.pinot_sql, plan.table, empty)
+        table_schema = schemas[plan.table]
+        expected = self._engine.run(plan.pinot_sql, plan.table, table_schema.empty_table())
+        prepared = _Prepared(plan, table_schema, expected.schema)
+        with self._lock:
+            self._prepared[sql] = prepared
+            if len(self._prepared) > self.PLAN_CACHE_SIZE:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    def _execute(self, sql: str, started: float) -> dict[str, Any]:
+        prepared = self._prepare(sql)
+        plan = prepared.plan
+        empty = prepared.table_schema.empty_table()
         replies, queried = self._cluster.scatter(plan)
         failed = [reply.error for reply in replies if reply.error is not None]
         if failed:
@@ -61,7 +93,7 @@ class Broker:
         merged = self._engine.run(plan.broker_sql, plan.table,
                                   pa.concat_tables(partials, promote_options="permissive"))
         response: dict[str, Any] = {
-            "resultTable": result_table(_conform(merged, expected.schema)),
+            "resultTable": result_table(_conform(merged, prepared.result_schema)),
             "exceptions": [],
             "numServersQueried": queried,
             "numServersResponded": len(replies),

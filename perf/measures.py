@@ -1,0 +1,156 @@
+"""Each perf measurement as one function over a running broker; all figures come from the same run."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from confluent_kafka import Consumer, TopicPartition
+
+from ingestd.config.table import LoadMode
+from ingestd.ledger import read_ledger
+from ingestd.segment.loader import load_segment
+from perf.workload import publish_at_rate
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.seed import seed_configs
+from tests.support.server import IngestdServer
+
+QUERIES = {
+    "count": "SELECT COUNT(*) FROM {t}",
+    "group_by_subject": "SELECT subject, COUNT(*), AVG(score) FROM {t} GROUP BY subject ORDER BY subject",
+    "filter_student": "SELECT COUNT(*), MAX(score) FROM {t} WHERE studentID = 205",
+    "time_range": 'SELECT COUNT(*) FROM {t} WHERE "timestamp" BETWEEN 1571900500000 AND 1571900900000',
+}
+
+
+def raw_consume(bootstrap: str, topic: str, partitions: int, count: int) -> float:
+    """The Python ceiling: one confluent-kafka consumer, consume(10000) + value(), all partitions."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "perf-raw", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    seen = 0
+    started = time.perf_counter()
+    while seen < count:
+        batch = consumer.consume(10_000, 1.0)
+        values = [m.value() for m in batch]
+        seen += len(values)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def start_table(kafka: KafkaBroker, workers: int, topic: str, table: str, rows_threshold: int,
+                load_mode: str = "MMAP") -> IngestdServer:
+    server = IngestdServer(Path(tempfile.mkdtemp(prefix="ingestd-perf-")), workers=workers)
+    server.start()
+    schema, config = seed_configs(table, **{
+        "stream.kafka.topic.name": topic, "stream.kafka.broker.list": kafka.bootstrap,
+        "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+        "realtime.segment.flush.threshold.rows": str(rows_threshold),
+    })
+    config["tableIndexConfig"]["loadMode"] = load_mode
+    assert server.post("/schemas", schema).status_code == 200
+    return server, config  # type: ignore[return-value]
+
+
+def sealed_rows(server: IngestdServer) -> int:
+    return sum(r.rows for ledger in server.data_dir.rglob("ledger.bin") for r in read_ledger(ledger).records)
+
+
+def end_to_end(kafka: KafkaBroker, topic: str, count: int, partitions: int, workers: int,
+               load_mode: str = "MMAP", keep: bool = False) -> dict[str, Any]:
+    """From table creation until COUNT(*) == count and every row sits in a sealed segment."""
+    threshold = max(1, count // partitions // 2)
+    server, config = start_table(kafka, workers, topic, "perf", threshold, load_mode)
+    started = time.perf_counter()
+    assert server.post("/tables", config).status_code == 200
+    while sealed_rows(server) < count:
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    assert server.count("perf") == count, "row count mismatch"
+    time.sleep(1.2)  # one status period, so the RSS figures are current
+    workers_status = server.get("/tables/perf/status")["workers"]
+    result = {"workers": workers, "load_mode": load_mode, "seconds": round(elapsed, 3),
+              "msg_per_s": round(count / elapsed),
+              "worker_rss_mb": {w: round(s["rssBytes"] / 2**20, 1) for w, s in workers_status.items()}}
+    if keep:
+        result["server"] = server
+    else:
+        server.stop()
+    return result
+
+
+def query_latency(server: IngestdServer, repeats: int) -> dict[str, Any]:
+    """p50/p99 of each query through the HTTP API, next to DuckDB over the same Arrow data directly."""
+    files = sorted(server.data_dir.rglob("*.arrow"))
+    data = pa.concat_tables([load_segment(f, LoadMode.MMAP) for f in files])
+    direct = duckdb.connect()
+    direct.register("perf", data)
+    results: dict[str, Any] = {"rows": data.num_rows}
+    for name, template in QUERIES.items():
+        sql = template.format(t="perf")
+        via_api = _timed(lambda sql=sql: server.query(sql), repeats)
+        via_duckdb = _timed(lambda sql=sql: direct.execute(sql).fetchall(), repeats)
+        results[name] = {"ingestd_ms": via_api, "duckdb_direct_ms": via_duckdb,
+                         "ratio_p50": round(via_api["p50"] / max(via_duckdb["p50"], 1e-6), 2)}
+    return results
+
+
+def freshness(kafka: KafkaBroker, topic: str, rate: int, seconds: float, partitions: int,
+              workers: int) -> dict[str, Any]:
+    """Publish at a steady rate with the publish time in each message; poll COUNT(*) meanwhile.
+    Message i counts as visible at the first poll whose count exceeds i (partitions are consumed in
+    parallel, so this is an estimate of per-message visibility, good to a poll interval)."""
+    server, config = start_table(kafka, workers, topic, "fresh", 5_000_000)
+    assert server.post("/tables", config).status_code == 200
+    time.sleep(1.5)  # assignment done before the clock starts
+    polls: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            count = server.count("fresh")
+            polls.append((time.time_ns() // 1_000_000, count))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    published = publish_at_rate(kafka.bootstrap, topic, rate, seconds, partitions)
+    deadline = time.monotonic() + 30
+    while (not polls or polls[-1][1] < len(published)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done.set()
+    poller.join()
+    server.stop()
+    lags = []
+    poll_index = 0
+    for sequence, sent_ms in enumerate(published):
+        while poll_index < len(polls) and polls[poll_index][1] <= sequence:
+            poll_index += 1
+        if poll_index == len(polls):
+            break
+        lags.append(polls[poll_index][0] - sent_ms)
+    return {"rate": rate, "messages": len(published), "visible": len(lags),
+            "p50_ms": _percentile(lags, 50), "p99_ms": _percentile(lags, 99),
+            "polls": len(polls)}
+
+
+def _timed(call: Any, repeats: int) -> dict[str, float]:
+    call()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"p50": round(statistics.median(samples), 2), "p99": round(_percentile(samples, 99), 2)}
+
+
+def _percentile(values: list[float] | list[int], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))])

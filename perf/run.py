@@ -1,0 +1,107 @@
+"""The throughput, freshness, query-latency and memory harness. Every figure is compared, in the same run,
+with a baseline: the raw consume rate of the same topic, or DuckDB over the same Arrow data.
+
+    python -m perf [--messages N] [--partitions P] [--quick]
+
+Prints a table and writes perf/results/<date>-<host>.json. It asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from perf.measures import end_to_end, freshness, query_latency, raw_consume
+from perf.workload import publish_fast
+from tests.support.kafka_broker import KafkaBroker
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="ingestd perf harness")
+    parser.add_argument("--messages", type=int, default=2_000_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rates", default="50000,100000", help="freshness publish rates, msg/s")
+    parser.add_argument("--fresh-seconds", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=20, help="runs of each query")
+    parser.add_argument("--quick", action="store_true", help="a small run for CI: checks it completes")
+    args = parser.parse_args()
+    if args.quick:
+        args.messages, args.partitions, args.rates = 40_000, 2, "5000"
+        args.fresh_seconds, args.repeats = 1.0, 3
+    result = run(args)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-{socket.gethostname()}{'-quick' * args.quick}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print_report(result)
+    print(f"\nwritten {path}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    kafka = KafkaBroker.start()
+    try:
+        topic, count, partitions = "perf-bulk", args.messages, args.partitions
+        kafka.create_topic(topic, partitions)
+        publish_rate = publish_fast(kafka.bootstrap, topic, count, partitions)
+        raw = raw_consume(kafka.bootstrap, topic, partitions, count)
+        one = end_to_end(kafka, topic, count, partitions, workers=1)
+        two = end_to_end(kafka, topic, count, partitions, workers=2, keep=True)
+        server = two.pop("server")
+        queries = query_latency(server, args.repeats)
+        server.stop()
+        heap = end_to_end(kafka, topic, count, partitions, workers=2, load_mode="HEAP")
+        fresh = []
+        for rate in (int(r) for r in args.rates.split(",")):
+            fresh_topic = f"perf-fresh-{rate}"
+            kafka.create_topic(fresh_topic, partitions)
+            fresh.append(freshness(kafka, fresh_topic, rate, args.fresh_seconds, partitions, workers=2))
+    finally:
+        kafka.stop()
+    return {
+        "when": datetime.now(UTC).isoformat(), "host": socket.gethostname(), "cpus": psutil.cpu_count(),
+        "python": platform.python_version(), "messages": count, "partitions": partitions,
+        "publish_msg_per_s": round(publish_rate), "raw_consume_msg_per_s": round(raw),
+        "ingest_1_worker": one | {"ratio_to_raw": round(one["msg_per_s"] / raw, 3)},
+        "ingest_2_workers": two | {"ratio_to_raw": round(two["msg_per_s"] / raw, 3),
+                                   "ratio_to_1_worker": round(two["msg_per_s"] / one["msg_per_s"], 3)},
+        "ingest_2_workers_heap": heap,
+        "query_latency": queries, "freshness": fresh, "unix_time": time.time(),
+    }
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(f"\n{r['messages']:,} messages, {r['partitions']} partitions, {r['cpus']} cpus")
+    print(f"{'publish':<34}{r['publish_msg_per_s']:>12,} msg/s")
+    print(f"{'raw consume (baseline)':<34}{r['raw_consume_msg_per_s']:>12,} msg/s   1.00")
+    for key, label in (("ingest_1_worker", "ingestd 1 worker, end to end"),
+                       ("ingest_2_workers", "ingestd 2 workers, end to end")):
+        entry = r[key]
+        print(f"{label:<34}{entry['msg_per_s']:>12,} msg/s   {entry['ratio_to_raw']:.2f} of raw")
+    print(f"{'2 workers / 1 worker':<34}{r['ingest_2_workers']['ratio_to_1_worker']:>12.2f}")
+    for key in ("ingest_1_worker", "ingest_2_workers", "ingest_2_workers_heap"):
+        entry = r[key]
+        label = f"RSS {entry['workers']}w {entry['load_mode']} (MB per worker)"
+        print(f"{label:<34}{entry['worker_rss_mb']}")
+    q = r["query_latency"]
+    print(f"\nqueries over {q['rows']:,} rows: ingestd p50/p99 ms vs DuckDB direct p50/p99 ms (ratio p50)")
+    for name, entry in q.items():
+        if name != "rows":
+            a, d = entry["ingestd_ms"], entry["duckdb_direct_ms"]
+            print(f"  {name:<20}{a['p50']:>8} /{a['p99']:>8}   {d['p50']:>8} /{d['p99']:>8}   "
+                  f"{entry['ratio_p50']}")
+    for entry in r["freshness"]:
+        print(f"freshness at {entry['rate']:,} msg/s: p50 {entry['p50_ms']} ms, p99 {entry['p99_ms']} ms "
+              f"({entry['visible']:,}/{entry['messages']:,} seen)")
+
+
+if __name__ == "__main__":
+    main()

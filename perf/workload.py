@@ -1,0 +1,65 @@
+"""The perf workload: seed-shaped JSON messages, published as fast as possible or at a steady rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import orjson
+from confluent_kafka import Producer
+
+SUBJECTS = ["Maths", "History", "English", "Physics", "Chemistry", "Geography"]
+NAMES = [("Natalie", "Jones", "Female"), ("Bob", "Lewis", "Male"), ("Jane", "Doe", "Female"),
+         ("John", "Doe", "Male"), ("Nick", "Young", "Male")]
+BASE_TIME_MS = 1_571_900_400_000
+
+
+def message(sequence: int, timestamp_ms: int | None = None) -> bytes:
+    first, last, gender = NAMES[sequence % len(NAMES)]
+    return orjson.dumps({
+        "studentID": 200 + sequence % 1000, "firstName": first, "lastName": last, "gender": gender,
+        "subject": SUBJECTS[sequence % len(SUBJECTS)], "score": (sequence % 41) / 10,
+        "timestamp": BASE_TIME_MS + sequence if timestamp_ms is None else timestamp_ms,
+    })
+
+
+def messages(count: int) -> Iterator[bytes]:
+    return (message(i) for i in range(count))
+
+
+def publish_fast(bootstrap: str, topic: str, count: int, partitions: int) -> float:
+    """Publish `count` messages round-robin; returns messages per second."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
+                         "queue.buffering.max.messages": 1_000_000})
+    started = time.perf_counter()
+    for index, value in enumerate(messages(count)):
+        while True:
+            try:
+                producer.produce(topic, value=value, partition=index % partitions)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        if index % 20_000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    return count / (time.perf_counter() - started)
+
+
+def publish_at_rate(bootstrap: str, topic: str, rate: int, seconds: float, partitions: int) -> list[int]:
+    """Publish at `rate` msg/s for `seconds`, each message carrying its publish time (ms) as timestamp.
+    Returns the publish time of each message, by sequence."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    sent: list[int] = []
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    tick = 0.005
+    while len(sent) < total:
+        due = min(total, int((time.perf_counter() - started) * rate) + 1)
+        now_ms = time.time_ns() // 1_000_000
+        for sequence in range(len(sent), due):
+            producer.produce(topic, value=message(sequence, now_ms), partition=sequence % partitions)
+            sent.append(now_ms)
+        producer.poll(0)
+        time.sleep(tick)
+    producer.flush(60)
+    return sent
