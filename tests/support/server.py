@@ -26,6 +26,7 @@ class IngestdServer:
                                f"[workers]\ncount = {workers}\n")
         self.log = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(timeout=30)  # one connection, as a dashboard or client library keeps
 
     @property
     def url(self) -> str:
@@ -43,7 +44,7 @@ class IngestdServer:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"ingestd exited with {self.process.returncode}; see {self.log}")
         try:
-            return httpx.get(self.url + "/health", timeout=1).text == "OK"
+            return self.http.get(self.url + "/health", timeout=1).text == "OK"
         except httpx.HTTPError:
             return False
 
@@ -65,15 +66,15 @@ class IngestdServer:
         self.start()
 
     def get(self, path: str) -> Any:
-        response = httpx.get(self.url + path, timeout=30)
+        response = self.http.get(self.url + path)
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, document: Any) -> httpx.Response:
-        return httpx.post(self.url + path, json=document, timeout=30)
+        return self.http.post(self.url + path, json=document)
 
     def query(self, sql: str) -> Any:
-        return httpx.post(self.url + "/query/sql", json={"sql": sql}, timeout=30).json()
+        return self.http.post(self.url + "/query/sql", json={"sql": sql}).json()
 
     def count(self, table: str) -> int:
         answer = self.query(f"SELECT COUNT(*) FROM {table}")
