@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SUPERVISE_INTERVAL_S = 0.5
 REDISCOVER_INTERVAL_S = 30.0
+STREAM_PROBE_INTERVAL_S = 3.0
 QUERY_TIMEOUT_S = 15.0
 DROP_TIMEOUT_S = 15.0
 
@@ -49,6 +50,7 @@ class Coordinator:
         self._rendezvous = Rendezvous()
         self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}
         self._discovery_errors: dict[str, str] = {}
+        self._unreachable: dict[str, str] = {}  # table → why its stream cannot be reached right now
         self._next_discovery: dict[str, float] = {}
         self._status: dict[int, WorkerStatus] = {}
         self._lock = threading.RLock()
@@ -62,7 +64,7 @@ class Coordinator:
         self._next_discovery = dict.fromkeys(self.catalog.tables, 0.0)
         self._pool = WorkerPool(self.settings.worker_count, str(self.settings.data_dir),
                                 self.settings.log_level)
-        for target in (self._read_replies, self._supervise):
+        for target in (self._read_replies, self._supervise, self._probe_streams):
             thread = threading.Thread(target=target, name=target.__name__, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -132,16 +134,23 @@ class Coordinator:
                 reported = {p["partition"]: p for p in reports}
                 for partition in owned:
                     entry = {"partition": partition, "worker": worker_id, "state": "STARTING"}
-                    partitions.append(entry | reported.get(partition, {}))
+                    entry |= reported.get(partition, {})
+                    if spec.name in self._unreachable and entry["state"] == "CONSUMING":
+                        entry["state"] = "STALLED"  # the worker keeps retrying; nothing is lost
+                    partitions.append(entry)
             workers = {
-                worker_id: {"pid": s.pid, "rssBytes": s.rss_bytes, "restarts": self.pool.restarts(worker_id)}
+                worker_id: {"pid": s.pid, "rssBytes": s.rss_bytes} | self.pool.health(worker_id)
                 for worker_id, s in self._status.items() if worker_id in assignment
             }
-            error = self._discovery_errors.get(spec.name)
+            error = self._discovery_errors.get(spec.name) or self._unreachable.get(spec.name)
+        if spec.name in self._unreachable:
+            state = "STALLED"
+        else:
+            state = "WAITING_FOR_STREAM" if error and not partitions else "CONSUMING"
         return {
             "tableName": f"{spec.name}_REALTIME",
             "topic": spec.config.stream.topic,
-            "state": "WAITING_FOR_STREAM" if error and not partitions else "CONSUMING",
+            "state": state,
             "streamError": error,
             "partitions": sorted(partitions, key=lambda p: p["partition"]),
             "workers": workers,
@@ -172,6 +181,29 @@ class Coordinator:
                 spec = self.catalog.tables.get(name)
                 if spec is not None:
                     self._discover_and_assign(spec)
+
+    def _probe_streams(self) -> None:
+        """Ask each assigned table's stream for its metadata; a table whose stream does not answer is
+        reported STALLED until it does again (workers keep retrying on their own meanwhile)."""
+        while not self._stopping.wait(STREAM_PROBE_INTERVAL_S):
+            with self._lock:
+                names = list(self._assignments)
+            for name in names:
+                spec = self.catalog.tables.get(name)
+                if spec is None:
+                    continue
+                provider = spec.consumer_factory().metadata_provider()
+                try:
+                    provider.partition_ids()
+                except StreamError as exc:
+                    if name not in self._unreachable:
+                        log.error("table %s: stream unreachable, partitions stalled: %s", name, exc)
+                    self._unreachable[name] = str(exc)
+                else:
+                    if self._unreachable.pop(name, None) is not None:
+                        log.info("table %s: stream reachable again", name)
+                finally:
+                    provider.close()
 
     def _discover_and_assign(self, spec: TableSpec) -> None:
         provider = spec.consumer_factory().metadata_provider()

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process that runs threads
 MAX_BACKOFF_S = 30.0
 HEALTHY_AFTER_S = 60.0
+CRASH_LOOP_RESTARTS = 3
 
 
 @dataclass
@@ -26,6 +27,7 @@ class WorkerHandle:
     started: float = field(default_factory=time.monotonic)
     restarts: int = 0
     next_restart: float = 0.0
+    last_exit_code: int | None = None
 
 
 class WorkerPool:
@@ -57,18 +59,27 @@ class WorkerPool:
                     handle.restarts = 0
                 continue
             if handle.next_restart == 0.0:
+                handle.last_exit_code = handle.process.exitcode
                 delay = min(MAX_BACKOFF_S, 2.0 ** handle.restarts - 1)
                 handle.next_restart = now + delay
                 log.error("worker %d (pid %s) died with exit code %s; restart #%d in %.0fs",
                           handle.worker_id, handle.process.pid, handle.process.exitcode,
                           handle.restarts + 1, delay)
             if now >= handle.next_restart:
-                self.workers[handle.worker_id] = self._spawn(handle.worker_id, handle.restarts + 1)
+                attempt = handle.restarts + 1
+                if attempt >= CRASH_LOOP_RESTARTS:
+                    log.error("worker %d is crash-looping (restart #%d)", handle.worker_id, attempt)
+                replacement = self._spawn(handle.worker_id, handle.restarts + 1)
+                replacement.last_exit_code = handle.last_exit_code
+                self.workers[handle.worker_id] = replacement
                 restarted.append(handle.worker_id)
         return restarted
 
-    def restarts(self, worker_id: int) -> int:
-        return self.workers[worker_id].restarts
+    def health(self, worker_id: int) -> dict[str, object]:
+        """Restarts since it was last healthy for a minute; three or more is a crash loop."""
+        handle = self.workers[worker_id]
+        return {"restarts": handle.restarts, "crashLoop": handle.restarts >= CRASH_LOOP_RESTARTS,
+                "lastExitCode": handle.last_exit_code}
 
     def stop(self, timeout_s: float = 10.0) -> None:
         for handle in self.workers:

