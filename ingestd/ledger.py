@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")
 MAX_RECORD_BYTES = 1 << 20
+LEDGER_COMPACT_BYTES = 1 << 20  # past this, a ledger that holds retired records is rewritten
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ class OffsetLedger:
             os.close(fd)
         if len(frame) and self.path.stat().st_size == len(frame):
             fsync_directory(self.path.parent)  # first record: make the new file's entry durable
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def rewrite(self, records: list[SegmentMetadata]) -> None:
         """Atomically replace the ledger with `records` (write temp, fsync, rename, fsync dir)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingestd.errors import NotFound
+from ingestd.ingest.recovery import live_segments
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.ledger import read_ledger
 from ingestd.paths import DataPaths
@@ -14,7 +15,7 @@ from ingestd.segment.metadata import SegmentMetadata
 def sealed_segments(paths: DataPaths, spec: TableSpec) -> list[SegmentMetadata]:
     found: list[SegmentMetadata] = []
     for _, partition in paths.partitions_of(spec.name, spec.uid):
-        found.extend(read_ledger(partition.ledger).records)
+        found.extend(live_segments(read_ledger(partition.ledger).records))
     return found
 
 

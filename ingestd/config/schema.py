@@ -15,6 +15,7 @@ from ingestd.config.fields import (
     require_mapping,
     require_str,
 )
+from ingestd.config.units import TIME_UNIT_MS
 from ingestd.errors import ConfigError, NotSupportedYet
 
 
@@ -73,6 +74,17 @@ class FieldSpec:
     default_null_value: Any = None
     format: str | None = None
     granularity: str | None = None
+
+    def epoch_ms_factor(self) -> int | None:
+        """Milliseconds per unit of this time field's values (EPOCH formats and TIMESTAMP), else None."""
+        if self.data_type is DataType.TIMESTAMP:
+            return 1
+        parts = (self.format or "").replace("|", ":").split(":")
+        if "EPOCH" not in [p.upper() for p in parts]:
+            return None
+        size = next((int(p) for p in parts if p.isdigit()), 1)
+        unit = next((p.upper() for p in parts if p.upper() in TIME_UNIT_MS), None)
+        return size * TIME_UNIT_MS[unit] if unit else None
 
     @property
     def null_value(self) -> Any:

@@ -18,7 +18,7 @@ from ingestd.config.fields import (
     require_str,
 )
 from ingestd.config.schema import FieldRole, Schema
-from ingestd.config.units import parse_duration_ms, parse_size_bytes
+from ingestd.config.units import TIME_UNIT_MS, parse_duration_ms, parse_size_bytes
 from ingestd.errors import ConfigError, NotSupportedYet
 from ingestd.plugins import (
     DEFAULT_STREAM_FACTORY,
@@ -29,6 +29,10 @@ from ingestd.plugins import (
 
 DEFAULT_FLUSH_ROWS = 5_000_000
 DEFAULT_FLUSH_TIME_MS = 6 * 3_600_000
+DEFAULT_SEGMENT_SIZE_BYTES = 200 << 20
+DEFAULT_AUTOTUNE_INITIAL_ROWS = 100_000
+_SEGMENT_ROWS_KEY = "realtime.segment.flush.threshold.segment.rows"
+_INITIAL_ROWS_KEY = "realtime.segment.flush.autotune.initialRows"
 _ROW_KEYS = (
     "realtime.segment.flush.threshold.rows",
     "realtime.segment.flush.threshold.size",
@@ -52,9 +56,10 @@ class OffsetReset(enum.Enum):
 
 @dataclass(frozen=True)
 class FlushThresholds:
-    rows: int
+    rows: int | None  # None: learned per partition from segment sizes (auto-tuning)
     time_ms: int
-    segment_size_bytes: int | None = None
+    segment_size_bytes: int = DEFAULT_SEGMENT_SIZE_BYTES
+    initial_rows: int = DEFAULT_AUTOTUNE_INITIAL_ROWS
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class TableConfig:
     load_mode: LoadMode
     stream: StreamConfig
     raw: Mapping[str, Any]
+    retention_ms: int | None = None  # sealed segments whose newest row is older than this are deleted
 
 
 def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = None) -> TableConfig:
@@ -103,6 +109,7 @@ def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = No
         load_mode=_parse_load_mode(index),
         stream=_parse_stream(*_locate_stream_configs(doc)),
         raw=dict(doc),
+        retention_ms=_parse_retention(segments),
     )
     if schema_lookup is not None:
         check_against_schema(table, schema_lookup)
@@ -118,7 +125,24 @@ def check_against_schema(table: TableConfig, schemas: Mapping[str, Schema]) -> S
     if time_field is None or time_field.role is not FieldRole.DATE_TIME:
         raise ConfigError("segmentsConfig.timeColumnName", f"{table.time_column!r} is not a "
                           f"dateTimeFieldSpecs field of schema {schema.name!r}")
+    if table.retention_ms is not None and time_field.epoch_ms_factor() is None:
+        raise NotSupportedYet("segmentsConfig.retentionTimeValue",
+                              f"retention on a time column in format {time_field.format!r}")
     return schema
+
+
+def _parse_retention(segments: Mapping[str, Any]) -> int | None:
+    unit, value = segments.get("retentionTimeUnit"), segments.get("retentionTimeValue")
+    if unit is None and value is None:
+        return None
+    if unit is None or value is None:
+        missing = "retentionTimeUnit" if unit is None else "retentionTimeValue"
+        raise ConfigError(f"segmentsConfig.{missing}", "is missing: retention needs a unit and a value")
+    factor = TIME_UNIT_MS.get(str(unit).upper())
+    if factor is None:
+        raise ConfigError("segmentsConfig.retentionTimeUnit",
+                          f"must be one of {', '.join(TIME_UNIT_MS)}, got {unit!r}")
+    return parse_int(value, "segmentsConfig.retentionTimeValue", minimum=1) * factor
 
 
 def _parse_load_mode(index: Mapping[str, Any]) -> LoadMode:
@@ -202,19 +226,32 @@ def _client_properties(configs: Mapping[str, Any], prefix: str) -> dict[str, str
 
 
 def _parse_flush(configs: Mapping[str, Any], path: str) -> FlushThresholds:
+    """Pinot's precedence: rows > 0 is fixed; else segment.rows > 0; else rows 0 or a segment size given
+    means auto-tuning; else the 5,000,000 default. Time always applies too."""
     rows_key = next((k for k in _ROW_KEYS if k in configs), None)
-    rows = DEFAULT_FLUSH_ROWS
-    if rows_key is not None:
-        rows = parse_int(configs[rows_key], f"{path}.{rows_key}", minimum=0)
-        if rows == 0:
-            raise NotSupportedYet(f"{path}.{rows_key}", "0 (size-based segment auto-tuning)")
-    time_key = next((k for k in _TIME_KEYS if k in configs), None)
-    time_ms = DEFAULT_FLUSH_TIME_MS
-    if time_key is not None:
-        time_ms = parse_duration_ms(configs[time_key], f"{path}.{time_key}")
     size_key = next((k for k in _SIZE_KEYS if k in configs), None)
-    size = None if size_key is None else parse_size_bytes(configs[size_key], f"{path}.{size_key}")
-    return FlushThresholds(rows=rows, time_ms=time_ms, segment_size_bytes=size)
+    rows = None if rows_key is None else parse_int(configs[rows_key], f"{path}.{rows_key}", minimum=0)
+    segment_rows = (parse_int(configs[_SEGMENT_ROWS_KEY], f"{path}.{_SEGMENT_ROWS_KEY}", minimum=0)
+                    if _SEGMENT_ROWS_KEY in configs else 0)
+    fixed: int | None
+    if rows:
+        fixed = rows
+    elif segment_rows:
+        fixed = segment_rows
+    elif rows == 0 or size_key is not None:
+        fixed = None
+    else:
+        fixed = DEFAULT_FLUSH_ROWS
+    time_key = next((k for k in _TIME_KEYS if k in configs), None)
+    return FlushThresholds(
+        rows=fixed,
+        time_ms=DEFAULT_FLUSH_TIME_MS if time_key is None
+        else parse_duration_ms(configs[time_key], f"{path}.{time_key}"),
+        segment_size_bytes=DEFAULT_SEGMENT_SIZE_BYTES if size_key is None
+        else parse_size_bytes(configs[size_key], f"{path}.{size_key}"),
+        initial_rows=parse_int(configs.get(_INITIAL_ROWS_KEY, DEFAULT_AUTOTUNE_INITIAL_ROWS),
+                               f"{path}.{_INITIAL_ROWS_KEY}", minimum=1),
+    )
 
 
 def _reject_unsupported_ingestion(ingestion: Mapping[str, Any]) -> None:

@@ -6,25 +6,30 @@ rows not yet sealed are simply consumed again from the last committed end offset
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from ingestd.columns import arrow_schema
+from ingestd.columns import arrow_schema, now_ms
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.recovery import recover_partition
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.ledger import OffsetLedger
+from ingestd.ledger import LEDGER_COMPACT_BYTES, OffsetLedger
 from ingestd.paths import PartitionPaths
 from ingestd.segment.consuming import ConsumingSegment
 from ingestd.segment.loader import load_segment
 from ingestd.segment.metadata import SegmentMetadata
+from ingestd.segment.thresholds import FlushPolicy
 from ingestd.segment.writer import seal_segment
 from ingestd.stream.spi import ConsumerFactory, MessageBatch, StartPosition
 
 log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -61,11 +66,15 @@ class PartitionIngestor:
         self.partition = partition
         self._paths = paths
         self._decoder = decoder
-        self._flush = spec.config.stream.flush
         self._schema = arrow_schema(spec.schema)
         self._ledger = OffsetLedger(paths.ledger)
         self.counters = PartitionCounters()
         recovered = recover_partition(paths, self._ledger)
+        self._policy = FlushPolicy(spec.config.stream.flush, recovered.records)
+        self._records = list(recovered.records)  # the ledger's content, for compaction
+        time_field = spec.schema.field(spec.config.time_column)
+        self._time_factor = (time_field.epoch_ms_factor() if time_field else None) or 1
+        self._next_retention = 0.0
         self.sealed: list[tuple[SegmentMetadata, pa.Table]] = [
             (meta, load_segment(paths.segments / meta.file_name, spec.config.load_mode))
             for meta in recovered.segments
@@ -81,6 +90,8 @@ class PartitionIngestor:
 
     def poll(self, max_messages: int) -> int:
         """Consume and process one batch; returns how many messages it took (0 when idle or blocked)."""
+        if time.monotonic() >= self._next_retention:
+            self.apply_retention(now_ms())
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._append(pending)
@@ -134,12 +145,12 @@ class PartitionIngestor:
         rows, batch = work.decoded.rows, work.batch
         message_count = len(batch.values)
         while True:
-            if self.segment.rows >= self._flush.rows and not self._seal():
+            if self.segment.rows >= self.segment.row_limit and not self._seal():
                 self._pending = work
                 return
             if work.message >= message_count:
                 return
-            room = self._flush.rows - self.segment.rows
+            room = self.segment.row_limit - self.segment.rows
             if rows.num_rows - work.row <= room:
                 self.segment.append(rows.slice(work.row), batch.offset_at(work.message), batch.next_offset)
                 work = _Pending(batch, work.decoded, rows.num_rows, message_count)
@@ -150,7 +161,7 @@ class PartitionIngestor:
             work = _Pending(batch, work.decoded, work.row + room, split)
 
     def _seal_if_time_due(self) -> None:
-        if self._pending is not None or self.segment.age_ms() < self._flush.time_ms:
+        if self._pending is not None or self.segment.age_ms() < self._policy.time_ms:
             return
         if self.segment.rows == 0:
             self.segment.restart_clock()
@@ -170,15 +181,61 @@ class PartitionIngestor:
             log.error("%s[%d]: %s; will retry, nothing is lost", self.spec.name, self.partition,
                       self.counters.last_error)
             return False
+        self._policy.on_sealed(meta)
+        self._records.append(meta)
         table = load_segment(self._paths.segments / meta.file_name, self.spec.config.load_mode)
         self.sealed.append((meta, table))
+        self._next_retention = 0.0  # check retention at the next poll
         self.segment = self._new_segment(meta.sequence + 1, meta.end_offset)
         log.info("%s[%d]: sealed %s (%d rows, offsets %d-%d)", self.spec.name, self.partition,
                  meta.name, meta.rows, meta.start_offset, meta.end_offset - 1)
         return True
 
+    def apply_retention(self, now: int) -> int:
+        """Delete sealed segments whose newest row is older than the table's retention; returns how many.
+
+        The ledger first records the segment as retired (its offsets stay committed, so it is never
+        consumed again), then the file is deleted: a crash in between leaves only an orphan file.
+        """
+        self._next_retention = time.monotonic() + RETENTION_INTERVAL_S
+        retention = self.spec.config.retention_ms
+        if retention is None:
+            return 0
+        cutoff = now - retention
+        expired = [(m, t) for m, t in self.sealed
+                   if m.max_time is not None and m.max_time * self._time_factor < cutoff]
+        for meta, _ in expired:
+            retired = dataclasses.replace(meta, retired=True)
+            try:
+                self._ledger.append(retired)
+            except OSError as exc:
+                log.error("%s[%d]: cannot retire %s: %s", self.spec.name, self.partition, meta.name, exc)
+                break
+            self._records.append(retired)
+            self.sealed = [(m, t) for m, t in self.sealed if m is not meta]
+            (self._paths.segments / meta.file_name).unlink(missing_ok=True)
+            log.info("%s[%d]: retention deleted %s (newest row %d)", self.spec.name, self.partition,
+                     meta.name, meta.max_time)
+        if expired and self._ledger.size() > LEDGER_COMPACT_BYTES:
+            self._compact_ledger()
+        return len(expired)
+
+    def _compact_ledger(self) -> None:
+        """Keep what recovery needs: live segments, and the newest record for the resume point."""
+        keep = [meta for meta, _ in self.sealed]
+        last_offset = max(r.end_offset for r in self._records)
+        # the last of the ties: a retirement is appended after its seal record
+        newest = [r for r in self._records if r.end_offset == last_offset][-1]
+        if newest not in keep:
+            keep.append(newest)
+        self._ledger.rewrite(keep)
+        log.info("%s[%d]: compacted the ledger from %d to %d records", self.spec.name, self.partition,
+                 len(self._records), len(keep))
+        self._records = keep
+
     def _new_segment(self, sequence: int, start_offset: int | None) -> ConsumingSegment:
-        return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema)
+        return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema,
+                                row_limit=self._policy.row_limit())
 
     def tables(self) -> tuple[list[pa.Table], pa.Table]:
         """The sealed segments' tables and a snapshot of the consuming segment, for a query."""
@@ -190,6 +247,7 @@ class PartitionIngestor:
             "state": "BLOCKED" if self._pending is not None else "CONSUMING",
             "consumingSegment": self.segment.name,
             "consumingRows": self.segment.rows,
+            "rowLimit": self.segment.row_limit,
             "startOffset": self.segment.start_offset,
             "currentOffset": self.segment.end_offset,
             "lastConsumedMs": self.segment.last_consumed_ms,

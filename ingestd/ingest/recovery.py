@@ -1,12 +1,15 @@
 """Start-up repair of one partition's ledger and segment directory; yields where to resume.
 
 1. The ledger is read; a torn or corrupt tail record is truncated (logged).
-2. Each recorded segment's file must exist with the recorded size and CRC32. At the first that does
-   not, the error is logged loudly and that record and every later one are dropped (their files
-   deleted): the partition resumes from the last good segment's end offset and consumes the rest
-   again from the broker, so nothing committed is silently lost and nothing is duplicated.
-3. Files in the segment directory that no good record names (crashed seals, temp files) are orphans
+2. Each live segment's file (one whose record retention has not retired) must exist with the recorded
+   size and CRC32. At the first that does not, the error is logged loudly and that record and every
+   later one are dropped (their files deleted): the partition resumes from the last good segment's end
+   offset and consumes the rest again from the broker, so nothing committed is silently lost and
+   nothing is duplicated.
+3. Files in the segment directory that no live record names (crashed seals, temp files) are orphans
    and are deleted.
+The resume offset is the largest end offset recorded, retired records included: offsets of segments
+that retention deleted stay committed.
 """
 
 from __future__ import annotations
@@ -25,15 +28,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RecoveredPartition:
-    segments: list[SegmentMetadata]
+    records: list[SegmentMetadata]  # every record kept, retired ones included, in ledger order
+
+    @property
+    def segments(self) -> list[SegmentMetadata]:
+        """The live sealed segments, oldest first."""
+        return live_segments(self.records)
 
     @property
     def resume_offset(self) -> int | None:
-        return self.segments[-1].end_offset if self.segments else None
+        return max((r.end_offset for r in self.records), default=None)
 
     @property
     def next_sequence(self) -> int:
-        return self.segments[-1].sequence + 1 if self.segments else 0
+        return max((r.sequence for r in self.records), default=-1) + 1
+
+
+def live_segments(records: list[SegmentMetadata]) -> list[SegmentMetadata]:
+    retired = {r.name for r in records if r.retired}
+    return [r for r in records if not r.retired and r.name not in retired]
 
 
 def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredPartition:
@@ -41,12 +54,15 @@ def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredP
     good = _verified_prefix(records, paths.segments)
     if len(good) < len(records):
         ledger.rewrite(good)
-    _delete_orphans(paths.segments, {record.file_name for record in good})
+    _delete_orphans(paths.segments, {record.file_name for record in live_segments(good)})
     return RecoveredPartition(good)
 
 
 def _verified_prefix(records: list[SegmentMetadata], directory: Path) -> list[SegmentMetadata]:
+    live = {id(r) for r in live_segments(records)}
     for index, record in enumerate(records):
+        if id(record) not in live:
+            continue
         problem = _file_problem(record, directory / record.file_name)
         if problem is not None:
             dropped = records[index:]

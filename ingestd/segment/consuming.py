@@ -18,6 +18,7 @@ class ConsumingSegment:
     sequence: int
     start_offset: int | None  # None until the first message arrives (start position was a reset policy)
     schema: pa.Schema
+    row_limit: int
     created_ms: int = field(default_factory=now_ms)
     started_monotonic: float = field(default_factory=time.monotonic)
     end_offset: int | None = None

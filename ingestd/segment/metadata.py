@@ -30,6 +30,8 @@ class SegmentMetadata:
     sealed_ms: int
     size_bytes: int
     crc32: int
+    row_limit: int = 0  # the rows threshold the segment was consumed under (auto-tuning learns from it)
+    retired: bool = False  # a record saying retention deleted this segment; its offsets stay committed
 
     @property
     def file_name(self) -> str:
@@ -40,4 +42,4 @@ class SegmentMetadata:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> SegmentMetadata:
-        return cls(**{name: doc[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: doc[name] for name in cls.__dataclass_fields__ if name in doc})

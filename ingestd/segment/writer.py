@@ -51,6 +51,7 @@ def seal_segment(
         sealed_ms=now_ms(),
         size_bytes=image.size,
         crc32=zlib.crc32(memoryview(image)),
+        row_limit=segment.row_limit,
     )
     directory.mkdir(parents=True, exist_ok=True)
     temp = directory / f"{TEMP_PREFIX}{metadata.file_name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -12,7 +13,9 @@ from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
 from ingestd.ingest import partition as partition_module
 from ingestd.ingest.partition import PartitionIngestor
+from ingestd.ingest.recovery import live_segments
 from ingestd.ingest.table_spec import TableSpec
+from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
 from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
 from tests.support.polling import wait_until
@@ -121,3 +124,49 @@ def test_a_checkpoint_lost_to_retention_follows_the_reset_and_reports_the_exact_
     assert "offsets 300-349 (50 messages) were lost" in (restarted.counters.last_error or "")
     assert restarted.segment.start_offset == 350
     assert all_first_names(restarted) == [f"s{i}" for i in [*range(300), *range(350, 400)]]
+
+
+def retention_spec(days: int = 1) -> TableSpec:
+    schema_doc, table_doc = seed_configs("t", **{"realtime.segment.flush.threshold.rows": "100"})
+    table_doc["segmentsConfig"] |= {"retentionTimeUnit": "DAYS", "retentionTimeValue": str(days)}
+    schema = parse_schema(schema_doc)
+    return TableSpec(parse_table_config(table_doc, {"t": schema}), schema, "uid1")
+
+
+def recent_record(i: int) -> bytes:
+    return orjson.dumps({"studentID": i, "firstName": f"s{i}", "timestamp": int(time.time() * 1000)})
+
+
+def test_retention_deletes_old_segments_and_their_offsets_stay_committed(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(300)])  # 2019 timestamps: past any 1-day retention
+    topic.publish(0, [recent_record(i) for i in range(300, 400)])
+    spec = retention_spec()
+    worker = ingestor(spec, topic, tmp_path)
+    drain(worker)
+    worker.apply_retention(int(time.time() * 1000))
+    assert [(m.start_offset, m.end_offset) for m, _ in worker.sealed] == [(300, 400)]
+    assert [p.name for p in (tmp_path / "segments").iterdir()] == [worker.sealed[0][0].file_name]
+    restarted = ingestor(spec, topic, tmp_path)  # resumes at 400: nothing old is consumed again
+    drain(restarted)
+    assert restarted.segment.start_offset == 400 and restarted.segment.rows == 0
+    assert all_first_names(restarted) == [f"s{i}" for i in range(300, 400)]
+
+
+def test_the_ledger_is_compacted_but_keeps_its_resume_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.setattr(partition_module, "LEDGER_COMPACT_BYTES", 1_000)
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(500)])
+    spec = retention_spec()
+    worker = ingestor(spec, topic, tmp_path)
+    drain(worker)  # retention runs at the poll after each seal
+    assert worker.sealed == [] and not list((tmp_path / "segments").iterdir())
+    records = OffsetLedger(tmp_path / "ledger.bin").recover()
+    assert len(records) < 10  # 5 seals + 5 retirements were appended; compaction dropped most
+    assert live_segments(records) == [] and max(r.end_offset for r in records) == 500
+    topic.publish(0, [recent_record(i) for i in range(500, 520)])
+    restarted = ingestor(spec, topic, tmp_path)
+    drain(restarted)
+    assert restarted.segment.sequence == 5 and restarted.segment.start_offset == 500
+    assert all_first_names(restarted) == [f"s{i}" for i in range(500, 520)]
