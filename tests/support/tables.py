@@ -10,6 +10,7 @@ from tests.support.server import IngestdServer
 
 
 def create_table(server: IngestdServer, kafka: KafkaBroker, name: str, partitions: int,
+                 segments_config: dict[str, Any] | None = None, index_config: dict[str, Any] | None = None,
                  **stream_overrides: str) -> dict[str, Any]:
     kafka.create_topic(name, partitions)
     schema, table = seed_configs(name, **{
@@ -17,6 +18,8 @@ def create_table(server: IngestdServer, kafka: KafkaBroker, name: str, partition
         "stream.kafka.broker.list": kafka.bootstrap,
         **stream_overrides,
     })
+    table["segmentsConfig"].update(segments_config or {})
+    table["tableIndexConfig"].update(index_config or {})
     for path, document in (("/schemas", schema), ("/tables", table)):
         response = server.post(path, document)
         assert response.status_code == 200, response.text
