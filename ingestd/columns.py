@@ -35,18 +35,11 @@ def arrow_schema(schema: Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, arrow_type(f)) for f in schema.fields])
 
 
-def null_scalar(spec: FieldSpec, is_time_column: bool) -> pa.Scalar:
-    """The value that replaces a null: Pinot's default null value, or now for the time column."""
-    value: Any = spec.null_value
-    if is_time_column:
-        value = now_ms()
-    return pa.scalar(value, STORAGE_TYPES[spec.data_type])
-
-
-def fill_nulls(column: pa.Array | pa.ChunkedArray, spec: FieldSpec, is_time_column: bool) -> Any:
+def fill_nulls(column: pa.Array | pa.ChunkedArray, spec: FieldSpec) -> Any:
+    """Nulls replaced by the field's default null value (the time column has its own rule)."""
     if column.null_count == 0:
         return column
-    return pc.fill_null(column, null_scalar(spec, is_time_column))
+    return pc.fill_null(column, pa.scalar(spec.null_value, STORAGE_TYPES[spec.data_type]))
 
 
 def time_values_ms(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -14,10 +14,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ingestd.columns import arrow_schema, arrow_type, fill_nulls, now_ms
+from ingestd.columns import arrow_schema, arrow_type, fill_nulls
 from ingestd.config.schema import DataType, FieldSpec, Schema
 from ingestd.config.table import TableConfig
 from ingestd.decode.spi import DecodedBatch
+from ingestd.decode.time_column import TimeColumnPolicy
 from ingestd.decode.values import CONVERTERS
 
 # Types pyarrow's JSON reader parses straight from JSON scalars (TIMESTAMP parses as int64 first).
@@ -36,6 +37,10 @@ class JsonDecoder:
     def __init__(self, schema: Schema, table: TableConfig) -> None:
         self._fields = schema.fields
         self._time_column = table.time_column
+        self._time_index = schema.column_names.index(table.time_column)
+        time_spec = schema.fields[self._time_index]
+        check_range = bool(table.raw.get("ingestionConfig", {}).get("rowTimeValueCheck", False))
+        self._time_policy = TimeColumnPolicy(time_spec, check_range)
         self._schema = arrow_schema(schema)
         vectorizable = all(f.single_value and f.data_type in _PARSE_TYPES for f in schema.fields)
         self._parse_options = (
@@ -48,11 +53,20 @@ class JsonDecoder:
         )
 
     def decode(self, values: list[bytes | None]) -> DecodedBatch:
+        decoded = None
         if self._parse_options is not None and None not in values:
             rows = self._decode_vectorized(values)
             if rows is not None:
-                return DecodedBatch(rows)
-        return self._decode_each(values)
+                decoded = DecodedBatch(rows)
+        if decoded is None:
+            decoded = self._decode_each(values)
+        return self._fix_time_column(decoded)
+
+    def _fix_time_column(self, decoded: DecodedBatch) -> DecodedBatch:
+        column, fixes = self._time_policy.apply(decoded.rows.column(self._time_index))
+        decoded.rows = decoded.rows.set_column(self._time_index, self._time_column, column)
+        decoded.time_defaulted, decoded.time_invalid = fixes.defaulted, fixes.invalid
+        return decoded
 
     def _decode_vectorized(self, values: list[bytes]) -> pa.RecordBatch | None:
         joined = b"\n".join(values)
@@ -72,7 +86,8 @@ class JsonDecoder:
         return pa.Table.from_arrays(columns, schema=self._schema).combine_chunks().to_batches()[0]
 
     def _finish(self, column: pa.ChunkedArray, spec: FieldSpec) -> pa.ChunkedArray:
-        column = fill_nulls(column, spec, spec.name == self._time_column)
+        if spec.name != self._time_column:  # the time column's nulls are _fix_time_column's
+            column = fill_nulls(column, spec)
         target = arrow_type(spec)
         return column if column.type == target else column.cast(target)
 
@@ -107,7 +122,7 @@ class JsonDecoder:
             converted = [spec.null_value if v is None else convert(v) for v in items]
             return converted or [spec.null_value]
         if value is None:
-            return now_ms() if spec.name == self._time_column else spec.null_value
+            return None if spec.name == self._time_column else spec.null_value
         if isinstance(value, dict | list) and spec.data_type is not DataType.JSON:
             raise TypeError(f"field {spec.name!r} holds a JSON {type(value).__name__}")
         return convert(value)

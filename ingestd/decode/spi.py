@@ -20,6 +20,8 @@ class DecodedBatch:
     rows: pa.RecordBatch
     bad_indices: list[int] = field(default_factory=list)
     first_error: str | None = None
+    time_defaulted: int = 0  # rows whose time value was missing and got the default
+    time_invalid: int = 0  # rows whose time value lies outside Pinot's valid range
 
     def message_index_of_row(self, row: int, message_count: int) -> int:
         """The index of the message that produced `row` (or `message_count` past the last row)."""

@@ -50,6 +50,8 @@ class PartitionCounters:
     seal_failures: int = 0
     offset_resets: int = 0
     messages_lost: int = 0
+    time_defaulted: int = 0
+    time_invalid: int = 0
     last_error: str | None = None
 
 
@@ -130,6 +132,8 @@ class PartitionIngestor:
     def _count(self, batch: MessageBatch, decoded: DecodedBatch) -> None:
         self.counters.messages += len(batch.values)
         self.counters.rows += decoded.rows.num_rows
+        self.counters.time_defaulted += decoded.time_defaulted
+        self.counters.time_invalid += decoded.time_invalid
         if decoded.bad_indices:
             self.counters.malformed += len(decoded.bad_indices)
             self.counters.last_error = decoded.first_error
@@ -259,6 +263,8 @@ class PartitionIngestor:
             "sealFailures": self.counters.seal_failures,
             "offsetResets": self.counters.offset_resets,
             "messagesLost": self.counters.messages_lost,
+            "timeValuesDefaulted": self.counters.time_defaulted,
+            "timeValuesOutOfRange": self.counters.time_invalid,
             "lastError": self.counters.last_error,
         }
 
