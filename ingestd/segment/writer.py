@@ -33,10 +33,12 @@ def seal_segment(
     if segment.start_offset is None or segment.end_offset is None:
         raise ValueError("cannot seal a segment that consumed nothing")
     table = segment.to_table()
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    image = sink.getvalue()
+    directory.mkdir(parents=True, exist_ok=True)
+    temp = directory / f"{TEMP_PREFIX}{segment.name}.arrow"
+    with pa.OSFile(str(temp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)  # straight to the file: no second in-memory copy of the segment
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
     metadata = SegmentMetadata(
         table=segment.table,
         table_uid=table_uid,
@@ -49,16 +51,10 @@ def seal_segment(
         **_time_range(table, time_column),
         created_ms=segment.created_ms,
         sealed_ms=now_ms(),
-        size_bytes=image.size,
-        crc32=zlib.crc32(memoryview(image)),
+        size_bytes=temp.stat().st_size,
+        crc32=file_crc32(temp),  # read back from the page cache
         row_limit=segment.row_limit,
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f"{TEMP_PREFIX}{metadata.file_name}"
-    with open(temp, "wb") as handle:
-        handle.write(memoryview(image))
-        handle.flush()
-        os.fsync(handle.fileno())
     os.rename(temp, directory / metadata.file_name)
     fsync_directory(directory)
     return metadata
