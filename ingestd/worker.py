@@ -125,7 +125,7 @@ class Worker:
             try:
                 owned[partition] = PartitionIngestor(
                     spec, partition, self._paths.partition(spec.name, spec.uid, partition),
-                    factory, decoder_class(spec.schema, spec.config),
+                    factory, decoder_class(spec.schema, spec.config), partitions_here=len(partitions),
                 )
                 self._errors.pop((spec.name, partition), None)
             except Exception as exc:  # reported in status; the coordinator re-sends assignments

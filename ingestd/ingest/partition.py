@@ -63,6 +63,7 @@ class PartitionIngestor:
         paths: PartitionPaths,
         factory: ConsumerFactory,
         decoder: MessageDecoder,
+        partitions_here: int = 1,
     ) -> None:
         self.spec = spec
         self.partition = partition
@@ -72,7 +73,7 @@ class PartitionIngestor:
         self._ledger = OffsetLedger(paths.ledger)
         self.counters = PartitionCounters()
         recovered = recover_partition(paths, self._ledger)
-        self._policy = FlushPolicy(spec.config.stream.flush, recovered.records)
+        self._policy = FlushPolicy(spec.config.stream.flush, recovered.records, partitions_here)
         self._records = list(recovered.records)  # the ledger's content, for compaction
         time_field = spec.schema.field(spec.config.time_column)
         self._time_factor = (time_field.epoch_ms_factor() if time_field else None) or 1

@@ -32,8 +32,13 @@ class _LastSegment:
 
 
 class FlushPolicy:
-    def __init__(self, flush: FlushThresholds, history: list[SegmentMetadata]) -> None:
+    def __init__(
+        self, flush: FlushThresholds, history: list[SegmentMetadata], partitions_here: int = 1
+    ) -> None:
+        """`partitions_here`: how many of the table's partitions this worker consumes; Pinot's unset
+        default (5,000,000 rows) is divided among them, so a worker's unsealed rows stay bounded."""
         self._flush = flush
+        self._partitions_here = max(1, partitions_here)
         self._ratio = 0.0  # rows per byte
         self._last: _LastSegment | None = None
         for record in history:
@@ -50,6 +55,8 @@ class FlushPolicy:
     def row_limit(self) -> int:
         """The row limit for the next consuming segment."""
         if self._flush.rows is not None:
+            if self._flush.rows_per_worker:
+                return max(1, self._flush.rows // self._partitions_here)
             return self._flush.rows
         if self._ratio == 0.0 or self._last is None:
             return self._last.row_limit if self._last and self._last.row_limit else self._flush.initial_rows

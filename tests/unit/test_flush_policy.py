@@ -68,3 +68,10 @@ def test_the_learned_limit_is_rebuilt_from_the_ledger_history() -> None:
     for record in history:
         live.on_sealed(record)
     assert FlushPolicy(flush, history).row_limit() == live.row_limit()
+
+
+def test_pinots_unset_default_is_shared_by_the_partitions_one_worker_consumes() -> None:
+    default = flush_of(**{"realtime.segment.flush.threshold.rows": "-"})
+    assert FlushPolicy(default, [], partitions_here=4).row_limit() == 1_250_000
+    explicit = flush_of(**{"realtime.segment.flush.threshold.rows": "5000000"})
+    assert FlushPolicy(explicit, [], partitions_here=4).row_limit() == 5_000_000
