@@ -8,7 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestd.config.schema import DataType, FieldSpec, Schema
+from ingestd.config.schema import DataType, FieldRole, FieldSpec, Schema
+from ingestd.config.table import TableConfig
 
 BIG_DECIMAL_TYPE = pa.decimal128(38, 18)
 
@@ -26,13 +27,33 @@ STORAGE_TYPES: dict[DataType, pa.DataType] = {
 }
 
 
-def arrow_type(spec: FieldSpec) -> pa.DataType:
+DICTIONARY_STRING = pa.dictionary(pa.int32(), pa.string())
+
+
+def arrow_type(spec: FieldSpec, dictionary: bool = False) -> pa.DataType:
+    if dictionary:
+        return DICTIONARY_STRING
     base = STORAGE_TYPES[spec.data_type]
     return base if spec.single_value else pa.list_(base)
 
 
-def arrow_schema(schema: Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, arrow_type(f)) for f in schema.fields])
+def arrow_schema(schema: Schema, dictionary_columns: frozenset[str] = frozenset()) -> pa.Schema:
+    return pa.schema([pa.field(f.name, arrow_type(f, f.name in dictionary_columns)) for f in schema.fields])
+
+
+def table_arrow_schema(schema: Schema, table: TableConfig) -> pa.Schema:
+    """A table's columns as all its segments store them: its schema, strings dictionary-encoded."""
+    return arrow_schema(schema, dictionary_columns(schema, table.time_column, table.no_dictionary_columns))
+
+
+def dictionary_columns(schema: Schema, time_column: str, no_dictionary: frozenset[str]) -> frozenset[str]:
+    """Pinot dictionary-encodes columns unless listed in noDictionaryColumns; ingestd does so for
+    single-value STRING dimensions (smaller files, several times faster GROUP BY and filters)."""
+    return frozenset(
+        f.name for f in schema.fields
+        if f.data_type is DataType.STRING and f.single_value and f.role is FieldRole.DIMENSION
+        and f.name != time_column and f.name not in no_dictionary
+    )
 
 
 def fill_nulls(column: pa.Array | pa.ChunkedArray, spec: FieldSpec) -> Any:
@@ -40,6 +61,19 @@ def fill_nulls(column: pa.Array | pa.ChunkedArray, spec: FieldSpec) -> Any:
     if column.null_count == 0:
         return column
     return pc.fill_null(column, pa.scalar(spec.null_value, STORAGE_TYPES[spec.data_type]))
+
+
+def sliced(batch: pa.RecordBatch, offset: int, length: int | None = None) -> pa.RecordBatch:
+    """A slice of `batch` whose dictionaries hold only its own values. (A plain slice keeps the whole
+    batch's dictionaries, and a sealed segment would carry its neighbours' values.)"""
+    part = batch.slice(offset, length)
+    if part.num_rows == batch.num_rows:
+        return part
+    for index, field in enumerate(part.schema):
+        if pa.types.is_dictionary(field.type):
+            values = pc.dictionary_decode(part.column(index))
+            part = part.set_column(index, field, pc.dictionary_encode(values))
+    return part
 
 
 def time_values_ms(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

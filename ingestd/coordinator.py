@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+import pyarrow as pa
+
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
 from ingestd.errors import StreamError
@@ -109,9 +111,9 @@ class Coordinator:
         shutil.rmtree(self.paths.table_data(spec.name) / spec.uid, ignore_errors=True)
 
     # queries ---------------------------------------------------------------------------------
-    def table_schema(self, table: str) -> Schema | None:
+    def table_schema(self, table: str) -> pa.Schema | None:
         spec = self.catalog.tables.get(table)
-        return spec.schema if spec is not None else None
+        return spec.arrow_schema if spec is not None else None
 
     def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]:
         """Send the plan's worker SQL to every worker owning partitions of the table."""

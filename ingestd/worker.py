@@ -19,7 +19,6 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
-from ingestd.columns import arrow_schema
 from ingestd.errors import QueryError
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
@@ -148,7 +147,7 @@ class Worker:
             sealed, consuming = ingestor.tables()
             pieces.extend(sealed)
             pieces.append(consuming)
-        data = pa.concat_tables(pieces) if pieces else arrow_schema(spec.schema).empty_table()
+        data = pa.concat_tables(pieces) if pieces else spec.arrow_schema.empty_table()
         try:
             result = self._engine.run(request.worker_sql, request.table, data)
             matched = self._engine.run(request.count_sql, request.table, data).column(0)[0].as_py()

@@ -65,7 +65,7 @@ def measure(kafka: KafkaBroker, topic: str, count: int, mode: str, rows_per_segm
         "stream.kafka.topic.name": topic, "stream.kafka.broker.list": kafka.bootstrap,
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
         "realtime.segment.flush.threshold.rows": str(rows_per_segment)})
-    table["tableIndexConfig"]["loadMode"] = mode
+    table["tableIndexConfig"] |= {"loadMode": mode, "noDictionaryColumns": ["firstName"]}  # the 1 KB payload
     assert server.post("/schemas", schema).status_code == 200
     assert server.post("/tables", table).status_code == 200
     pid = None

@@ -84,6 +84,7 @@ class TableConfig:
     stream: StreamConfig
     raw: Mapping[str, Any]
     retention_ms: int | None = None  # sealed segments whose newest row is older than this are deleted
+    no_dictionary_columns: frozenset[str] = frozenset()
 
 
 def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = None) -> TableConfig:
@@ -111,6 +112,8 @@ def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = No
         stream=_parse_stream(*_locate_stream_configs(doc)),
         raw=dict(doc),
         retention_ms=_parse_retention(segments),
+        no_dictionary_columns=frozenset(
+            str(c) for c in optional_list(index, "noDictionaryColumns", "tableIndexConfig")),
     )
     if schema_lookup is not None:
         check_against_schema(table, schema_lookup)

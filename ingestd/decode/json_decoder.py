@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ingestd.columns import arrow_schema, arrow_type, fill_nulls
+from ingestd.columns import fill_nulls, table_arrow_schema
 from ingestd.config.schema import DataType, FieldSpec, Schema
 from ingestd.config.table import TableConfig
 from ingestd.decode.spi import DecodedBatch
@@ -41,7 +41,7 @@ class JsonDecoder:
         time_spec = schema.fields[self._time_index]
         check_range = bool(table.raw.get("ingestionConfig", {}).get("rowTimeValueCheck", False))
         self._time_policy = TimeColumnPolicy(time_spec, check_range)
-        self._schema = arrow_schema(schema)
+        self._schema = table_arrow_schema(schema, table)
         vectorizable = all(f.single_value and f.data_type in _PARSE_TYPES for f in schema.fields)
         self._parse_options = (
             pa_json.ParseOptions(
@@ -82,13 +82,13 @@ class JsonDecoder:
             return None
         if parsed.num_rows != len(values):
             return None  # e.g. an empty message: pyarrow skips blank lines
-        columns = [self._finish(parsed.column(i), spec) for i, spec in enumerate(self._fields)]
+        columns = [self._finish(parsed.column(i), spec, self._schema.field(i).type)
+                   for i, spec in enumerate(self._fields)]
         return pa.Table.from_arrays(columns, schema=self._schema).combine_chunks().to_batches()[0]
 
-    def _finish(self, column: pa.ChunkedArray, spec: FieldSpec) -> pa.ChunkedArray:
+    def _finish(self, column: pa.ChunkedArray, spec: FieldSpec, target: pa.DataType) -> pa.ChunkedArray:
         if spec.name != self._time_column:  # the time column's nulls are _fix_time_column's
             column = fill_nulls(column, spec)
-        target = arrow_type(spec)
         return column if column.type == target else column.cast(target)
 
     def _decode_each(self, values: list[bytes | None]) -> DecodedBatch:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingestd.columns import arrow_schema, now_ms
+from ingestd.columns import now_ms, sliced
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.recovery import recover_partition
 from ingestd.ingest.table_spec import TableSpec
@@ -69,7 +69,7 @@ class PartitionIngestor:
         self.partition = partition
         self._paths = paths
         self._decoder = decoder
-        self._schema = arrow_schema(spec.schema)
+        self._schema = spec.arrow_schema
         self._ledger = OffsetLedger(paths.ledger)
         self.counters = PartitionCounters()
         recovered = recover_partition(paths, self._ledger)
@@ -157,11 +157,11 @@ class PartitionIngestor:
                 return
             room = self.segment.row_limit - self.segment.rows
             if rows.num_rows - work.row <= room:
-                self.segment.append(rows.slice(work.row), batch.offset_at(work.message), batch.next_offset)
+                self.segment.append(sliced(rows, work.row), batch.offset_at(work.message), batch.next_offset)
                 work = _Pending(batch, work.decoded, rows.num_rows, message_count)
                 continue
             split = work.decoded.message_index_of_row(work.row + room, message_count)
-            self.segment.append(rows.slice(work.row, room), batch.offset_at(work.message),
+            self.segment.append(sliced(rows, work.row, room), batch.offset_at(work.message),
                                 batch.offset_at(split))
             work = _Pending(batch, work.decoded, work.row + room, split)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+import pyarrow as pa
+
+from ingestd.columns import table_arrow_schema
 from ingestd.config.schema import Schema
 from ingestd.config.table import TableConfig
 from ingestd.stream.spi import ConsumerFactory
@@ -18,6 +22,11 @@ class TableSpec:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @cached_property
+    def arrow_schema(self) -> pa.Schema:
+        """The table's columns as every segment of it stores them (consuming and sealed alike)."""
+        return table_arrow_schema(self.schema, self.config)
 
     def consumer_factory(self) -> ConsumerFactory:
         """The table's stream plugin, built for this table (its client id names the table)."""

@@ -14,8 +14,6 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from ingestd.columns import arrow_schema
-from ingestd.config.schema import Schema
 from ingestd.errors import QueryError
 from ingestd.messages import QueryReply
 from ingestd.query.engine import ArrowSqlEngine
@@ -24,7 +22,9 @@ from ingestd.query.response import error_response, result_table
 
 
 class Cluster(Protocol):
-    def table_schema(self, table: str) -> Schema | None: ...
+    def table_schema(self, table: str) -> pa.Schema | None:
+        """The table's Arrow schema as its segments store it, or None if there is no such table."""
+        ...
 
     def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]: ...
 
@@ -58,14 +58,14 @@ class Broker:
             cached = self._prepared.get(sql)
         if cached is not None:
             current = self._cluster.table_schema(cached.plan.table)
-            if current is not None and arrow_schema(current) == cached.table_schema:
+            if current is not None and current == cached.table_schema:
                 return cached
         schemas: dict[str, pa.Schema] = {}
 
         def resolve(name: str) -> str | None:
             schema = self._cluster.table_schema(name)
             if schema is not None:
-                schemas[name] = arrow_schema(schema)
+                schemas[name] = schema
                 return name
             return None
 

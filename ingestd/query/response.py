@@ -22,6 +22,8 @@ _SCALAR_NAMES: list[tuple[Any, str]] = [
 
 
 def pinot_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_dictionary(arrow_type):
+        return pinot_type(arrow_type.value_type)
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         return f"{pinot_type(arrow_type.value_type)}_ARRAY"
     return next((name for test, name in _SCALAR_NAMES if test(arrow_type)), "STRING")

@@ -32,7 +32,7 @@ def seal_segment(
 ) -> SegmentMetadata:
     if segment.start_offset is None or segment.end_offset is None:
         raise ValueError("cannot seal a segment that consumed nothing")
-    table = segment.to_table()
+    table = segment.to_table().unify_dictionaries()  # an IPC file holds one dictionary per column
     directory.mkdir(parents=True, exist_ok=True)
     temp = directory / f"{TEMP_PREFIX}{segment.name}.arrow"
     with pa.OSFile(str(temp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:

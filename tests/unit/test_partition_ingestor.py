@@ -170,3 +170,12 @@ def test_the_ledger_is_compacted_but_keeps_its_resume_point(tmp_path: Path, monk
     drain(restarted)
     assert restarted.segment.sequence == 5 and restarted.segment.start_offset == 500
     assert all_first_names(restarted) == [f"s{i}" for i in range(500, 520)]
+
+
+def test_a_sealed_segments_dictionaries_hold_only_its_own_values(tmp_path: Path) -> None:
+    topic = MemoryTopic()
+    topic.publish(0, [student_record(i) for i in range(250)])
+    worker = ingestor(make_spec(rows=100), topic, tmp_path)
+    drain(worker, batch=64)  # segment boundaries fall inside fetched batches
+    for _, table in worker.sealed:
+        assert len(table.column("firstName").chunk(0).dictionary) == 100

@@ -48,7 +48,7 @@ class SlicedCluster:
         self.kinds: list[str] = []
 
     def table_schema(self, table: str) -> Any:
-        return SCHEMA if table == "transcript" else None
+        return self.slices[0].schema if table == "transcript" else None
 
     def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]:
         self.kinds.append(plan.kind)
