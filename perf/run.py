@@ -34,13 +34,15 @@ def main() -> None:
     parser.add_argument("--fresh-seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=20, help="runs of each query")
     parser.add_argument("--quick", action="store_true", help="a small run for CI: checks it completes")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON result goes")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.partitions, args.rates = 40_000, 2, "5000"
         args.fresh_seconds, args.repeats = 1.0, 3
     result = run(args)
-    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-{socket.gethostname()}{'-quick' * args.quick}.json"
-    path.parent.mkdir(exist_ok=True)
+    stamp = f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-{socket.gethostname()}{'-quick' * args.quick}"
+    path = args.output / f"{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     print_report(result)
     print(f"\nwritten {path}")

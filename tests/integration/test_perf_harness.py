@@ -1,0 +1,26 @@
+"""The perf harness's --quick mode runs end to end and writes its result. It asserts nothing about speed:
+timings are measured in perf/, never asserted in tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_perf_quick_completes_and_writes_a_result(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "perf", "--quick", "--output", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    [result_file] = list(tmp_path.glob("*-quick.json"))
+    result = json.loads(result_file.read_text())
+    assert result["messages"] == 40_000
+    for key in ("raw_consume_msg_per_s", "ingest_1_worker", "ingest_2_workers", "ingest_2_workers_heap",
+                "query_latency", "freshness"):
+        assert key in result, key
+    assert result["ingest_2_workers"]["msg_per_s"] > 0
+    assert result["freshness"][0]["visible"] == result["freshness"][0]["messages"]
+    assert "raw consume (baseline)" in done.stdout
