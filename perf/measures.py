@@ -6,6 +6,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +30,27 @@ QUERIES = {
 }
 
 
-def raw_consume(bootstrap: str, topic: str, partitions: int, count: int) -> float:
-    """The Python ceiling: one confluent-kafka consumer, consume(10000) + value(), all partitions.
-    The clock starts at the first message, so connection set-up does not count against the ceiling."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "perf-raw", "enable.auto.commit": False})
+def raw_consume(bootstrap: str, topic: str, partitions: int, count: int,
+                decode: Callable[[list[bytes]], object] | None = None) -> float:
+    """The Python ceiling: one confluent-kafka consumer, consume(10000) + value(), all partitions, and
+    `decode` applied to each batch's values when given. The clock starts once the first batch is in, so
+    connection set-up does not count against the ceiling (nor do the first batch's messages)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-raw-{topic}",
+                         "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     first = []
     while not first:
         first = consumer.consume(10_000, 1.0)
-    seen = len([m.value() for m in first])
+    seen = len(first)
     started = time.perf_counter()
     while seen < count:
-        batch = consumer.consume(10_000, 1.0)
-        values = [m.value() for m in batch]
+        values = [m.value() for m in consumer.consume(10_000, 1.0)]
+        if decode is not None and values:
+            decode(values)
         seen += len(values)
     elapsed = time.perf_counter() - started
     consumer.close()
-    return (count - len(first)) / elapsed
+    return max(count - len(first), 1) / max(elapsed, 1e-9)
 
 
 def start_table(kafka: KafkaBroker, workers: int, topic: str, table: str, rows_threshold: int,
