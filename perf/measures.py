@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import shutil
 import statistics
 import tempfile
 import threading
@@ -17,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from ingestd.config.table import LoadMode
 from ingestd.ledger import read_ledger
 from ingestd.segment.loader import load_segment
+from ingestd.stream.kafka import CONSUMER_DEFAULTS
 from perf.workload import publish_at_rate
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.seed import seed_configs
@@ -51,6 +54,46 @@ def raw_consume(bootstrap: str, topic: str, partitions: int, count: int,
     elapsed = time.perf_counter() - started
     consumer.close()
     return max(count - len(first), 1) / max(elapsed, 1e-9)
+
+
+def raw_consume_layout(bootstrap: str, topic: str, partitions: int, count: int, processes: int) -> float:
+    """The ceiling for ingestd's own client layout: `processes` spawned processes, each with one
+    assign()ed consumer per partition it owns (partition i goes to process i mod processes), polled in
+    turn with consume(10000) + value(). The clock runs from the first message any process sees until
+    the last process has all of its messages."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    owned = [[p for p in range(partitions) if p % processes == i] for i in range(processes)]
+    per_partition = count // partitions
+    children = [context.Process(target=_consume_partitions,
+                                args=(bootstrap, topic, parts, per_partition * len(parts), results))
+                for parts in owned if parts]
+    for child in children:
+        child.start()
+    spans = [results.get(timeout=600) for _ in children]
+    for child in children:
+        child.join()
+    return per_partition * partitions / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def _consume_partitions(bootstrap: str, topic: str, parts: list[int], count: int,
+                        results: multiprocessing.Queue) -> None:
+    consumers = []
+    for partition in parts:
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "perf-layout",
+                             "enable.auto.commit": False, **CONSUMER_DEFAULTS})
+        consumer.assign([TopicPartition(topic, partition, 0)])
+        consumers.append(consumer)
+    seen, started = 0, 0.0
+    while seen < count:
+        for consumer in consumers:
+            values = [m.value() for m in consumer.consume(10_000, 0.05)]
+            if values and not started:
+                started = time.time()
+            seen += len(values)
+    results.put((started, time.time()))
+    for consumer in consumers:
+        consumer.close()
 
 
 def start_table(kafka: KafkaBroker, workers: int, topic: str, table: str, rows_threshold: int,
@@ -90,8 +133,14 @@ def end_to_end(kafka: KafkaBroker, topic: str, count: int, partitions: int, work
     if keep:
         result["server"] = server
     else:
-        server.stop()
+        discard(server)
     return result
+
+
+def discard(server: IngestdServer) -> None:
+    """Stop a perf server and delete its work directory (a full run seals gigabytes)."""
+    server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 def query_latency(server: IngestdServer, repeats: int) -> dict[str, Any]:
@@ -134,7 +183,7 @@ def freshness(kafka: KafkaBroker, topic: str, rate: int, seconds: float, partiti
         time.sleep(0.05)
     done.set()
     poller.join()
-    server.stop()
+    discard(server)
     lags = []
     poll_index = 0
     for sequence, sent_ms in enumerate(published):

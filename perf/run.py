@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from perf.avro_variant import consume_rates, publish_avro
-from perf.measures import end_to_end, freshness, query_latency, raw_consume
+from perf.measures import discard, end_to_end, freshness, query_latency, raw_consume, raw_consume_layout
 from perf.workload import publish_fast
 from tests.support.kafka_broker import KafkaBroker
 
@@ -58,11 +58,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         kafka.create_topic(topic, partitions)
         publish_rate = publish_fast(kafka.bootstrap, topic, count, partitions)
         raw = raw_consume(kafka.bootstrap, topic, partitions, count)
+        layout_1 = raw_consume_layout(kafka.bootstrap, topic, partitions, count, processes=1)
+        layout_2 = raw_consume_layout(kafka.bootstrap, topic, partitions, count, processes=2)
         one = end_to_end(kafka, topic, count, partitions, workers=1)
         two = end_to_end(kafka, topic, count, partitions, workers=2, keep=True)
         server = two.pop("server")
         queries = query_latency(server, args.repeats)
-        server.stop()
+        discard(server)
         heap = end_to_end(kafka, topic, count, partitions, workers=2, load_mode="HEAP")
         fresh = []
         for rate in (int(r) for r in args.rates.split(",")):
@@ -79,8 +81,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(), "host": socket.gethostname(), "cpus": psutil.cpu_count(),
         "python": platform.python_version(), "messages": count, "partitions": partitions,
         "publish_msg_per_s": round(publish_rate), "raw_consume_msg_per_s": round(raw),
-        "ingest_1_worker": one | {"ratio_to_raw": round(one["msg_per_s"] / raw, 3)},
+        "raw_consume_per_partition_1_process_msg_per_s": round(layout_1),
+        "raw_consume_per_partition_2_processes_msg_per_s": round(layout_2),
+        "raw_2_processes_to_1": round(layout_2 / layout_1, 3),
+        "ingest_1_worker": one | {"ratio_to_raw": round(one["msg_per_s"] / raw, 3),
+                                  "ratio_to_layout_raw": round(one["msg_per_s"] / layout_1, 3)},
         "ingest_2_workers": two | {"ratio_to_raw": round(two["msg_per_s"] / raw, 3),
+                                   "ratio_to_layout_raw": round(two["msg_per_s"] / layout_2, 3),
                                    "ratio_to_1_worker": round(two["msg_per_s"] / one["msg_per_s"], 3)},
         "ingest_2_workers_heap": heap,
         "query_latency": queries, "freshness": fresh, "avro_variant": avro, "unix_time": time.time(),
@@ -90,11 +97,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_report(r: dict[str, Any]) -> None:
     print(f"\n{r['messages']:,} messages, {r['partitions']} partitions, {r['cpus']} cpus")
     print(f"{'publish':<34}{r['publish_msg_per_s']:>12,} msg/s")
-    print(f"{'raw consume (baseline)':<34}{r['raw_consume_msg_per_s']:>12,} msg/s   1.00")
+    print(f"{'raw consume, 1 consumer (baseline)':<34}{r['raw_consume_msg_per_s']:>12,} msg/s   1.00")
+    print(f"{'raw, consumer per partition, 1 proc':<34}"
+          f"{r['raw_consume_per_partition_1_process_msg_per_s']:>12,} msg/s")
+    print(f"{'raw, consumer per partition, 2 proc':<34}"
+          f"{r['raw_consume_per_partition_2_processes_msg_per_s']:>12,} msg/s   "
+          f"x{r['raw_2_processes_to_1']:.2f} of 1 proc")
     for key, label in (("ingest_1_worker", "ingestd 1 worker, end to end"),
                        ("ingest_2_workers", "ingestd 2 workers, end to end")):
         entry = r[key]
-        print(f"{label:<34}{entry['msg_per_s']:>12,} msg/s   {entry['ratio_to_raw']:.2f} of raw")
+        print(f"{label:<34}{entry['msg_per_s']:>12,} msg/s   {entry['ratio_to_raw']:.2f} of raw, "
+              f"{entry['ratio_to_layout_raw']:.2f} of raw in the same layout")
     print(f"{'2 workers / 1 worker':<34}{r['ingest_2_workers']['ratio_to_1_worker']:>12.2f}")
     for key in ("ingest_1_worker", "ingest_2_workers", "ingest_2_workers_heap"):
         entry = r[key]

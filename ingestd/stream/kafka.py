@@ -22,7 +22,7 @@ _RESET_NAMES = {OffsetReset.SMALLEST: "earliest", OffsetReset.LARGEST: "latest"}
 _RESET_OFFSETS = {OffsetReset.SMALLEST: OFFSET_BEGINNING, OffsetReset.LARGEST: OFFSET_END}
 # librdkafka prefetches up to 64 MiB per consumer by default, and there is one consumer per partition:
 # cap it lower so a worker with many partitions stays bounded (a table's consumer.prop.* can override).
-_CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": 16_384}
+CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": 16_384}
 
 
 class KafkaMessageBatch:
@@ -46,7 +46,7 @@ class KafkaPartitionConsumer:
     def __init__(self, config: StreamConfig, client_id: str, partition: int, start: StartPosition) -> None:
         self._topic = config.topic
         self._partition = partition
-        self._consumer = Consumer(_CONSUMER_DEFAULTS | _client_config(config, client_id) | {
+        self._consumer = Consumer(CONSUMER_DEFAULTS | _client_config(config, client_id) | {
             "group.id": client_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
