@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
 
@@ -35,11 +36,12 @@ QUERIES = {
 
 def raw_consume(bootstrap: str, topic: str, partitions: int, count: int,
                 decode: Callable[[list[bytes]], object] | None = None) -> float:
-    """The Python ceiling: one confluent-kafka consumer, consume(10000) + value(), all partitions, and
+    """The Python ceiling: one confluent-kafka consumer (with ingestd's client settings, so the comparison
+    is fair), consume(10000) + value(), all partitions, and
     `decode` applied to each batch's values when given. The clock starts once the first batch is in, so
     connection set-up does not count against the ceiling (nor do the first batch's messages)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-raw-{topic}",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **CONSUMER_DEFAULTS})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     first = []
     while not first:
@@ -119,22 +121,40 @@ def end_to_end(kafka: KafkaBroker, topic: str, count: int, partitions: int, work
     """From table creation until COUNT(*) == count and every row sits in a sealed segment."""
     threshold = max(1, count // partitions // 2)
     server, config = start_table(kafka, workers, topic, "perf", threshold, load_mode)
+    processes = _cpu_accounts(kafka, server)
+    cpu_before = {name: _cpu_seconds(process) for name, process in processes.items()}
     started = time.perf_counter()
     assert server.post("/tables", config).status_code == 200
     while sealed_rows(server) < count:
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    cores_used = {name: round((_cpu_seconds(process) - cpu_before[name]) / elapsed, 2)
+                  for name, process in processes.items()}
     assert server.count("perf") == count, "row count mismatch"
     time.sleep(1.2)  # one status period, so the RSS figures are current
     workers_status = server.get("/tables/perf/status")["workers"]
     result = {"workers": workers, "load_mode": load_mode, "seconds": round(elapsed, 3),
-              "msg_per_s": round(count / elapsed),
+              "msg_per_s": round(count / elapsed), "cores_used": cores_used,
               "worker_rss_mb": {w: round(s["rssBytes"] / 2**20, 1) for w, s in workers_status.items()}}
     if keep:
         result["server"] = server
     else:
         discard(server)
     return result
+
+
+def _cpu_accounts(kafka: KafkaBroker, server: IngestdServer) -> dict[str, psutil.Process]:
+    """The processes whose CPU time an ingest run spends: broker, coordinator, each worker."""
+    assert server.process is not None
+    coordinator = psutil.Process(server.process.pid)
+    workers = {f"worker_pid_{child.pid}": child for child in coordinator.children()
+               if "resource_tracker" not in " ".join(child.cmdline())}
+    return {"broker": psutil.Process(kafka.process.pid), "coordinator": coordinator} | workers
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def discard(server: IngestdServer) -> None:

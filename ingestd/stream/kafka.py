@@ -20,9 +20,13 @@ log = logging.getLogger(__name__)
 
 _RESET_NAMES = {OffsetReset.SMALLEST: "earliest", OffsetReset.LARGEST: "latest"}
 _RESET_OFFSETS = {OffsetReset.SMALLEST: OFFSET_BEGINNING, OffsetReset.LARGEST: OFFSET_END}
-# librdkafka prefetches up to 64 MiB per consumer by default, and there is one consumer per partition:
-# cap it lower so a worker with many partitions stays bounded (a table's consumer.prop.* can override).
-CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": 16_384}
+# A table's consumer.prop.* override these. librdkafka prefetches up to 64 MiB per consumer by default and
+# there is one consumer per partition: cap it so a worker with many partitions stays bounded. Once that
+# prefetch queue is full, librdkafka waits fetch.queue.backoff.ms (1 s by default) before fetching again,
+# which left a fast worker idle most of the time: raw consume in ingestd's layout went from ~0.42M to
+# ~1.3M msg/s with 10 ms (perf/README.md). Larger per-partition fetches add another ~25%.
+CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": 16_384, "fetch.queue.backoff.ms": 10,
+                     "max.partition.fetch.bytes": 4 << 20}
 
 
 class KafkaMessageBatch:
