@@ -28,7 +28,8 @@ class RunQuery:
     request_id: int
     table: str
     worker_sql: str
-    count_sql: str
+    count_sql: str  # rows matching WHERE, when `matched_column` does not already hold them
+    matched_column: str = ""  # a column of worker_sql's result whose sum is the rows matching WHERE
 
 
 @dataclass(frozen=True)

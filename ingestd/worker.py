@@ -50,9 +50,8 @@ GC_THRESHOLDS = (200_000, 20, 20)
 def worker_main(worker_id: int, data_dir: str, commands: Any, replies: Any, log_level: str) -> None:
     """Entry point of a worker process (spawned by the coordinator)."""
     configure_logging(log_level, f"worker-{worker_id}")
-    if not os.environ.get("INGESTD_EXPERIMENT_DEFAULT_GC"):
-        gc.freeze()  # start-up objects (modules, configs) are never garbage: keep them out of collections
-        gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()  # start-up objects (modules, configs) are never garbage: keep them out of collections
+    gc.set_threshold(*GC_THRESHOLDS)
     Worker(worker_id, DataPaths(Path(data_dir)), commands, replies).run()
 
 
@@ -157,8 +156,7 @@ class Worker:
             pieces.append(consuming)
         data = pa.concat_tables(pieces) if pieces else spec.arrow_schema.empty_table()
         try:
-            result = self._engine.run(request.worker_sql, request.table, data)
-            matched = self._engine.run(request.count_sql, request.table, data).column(0)[0].as_py()
+            result, matched = self._engine.run_part(request, data)
         except QueryError as exc:
             return QueryReply(request.request_id, self.worker_id, error=(exc.code, str(exc)))
         return QueryReply(

@@ -35,6 +35,7 @@ from ingestd.query.sql_ast import (
 )
 
 DEFAULT_LIMIT = 10
+MATCHED_COLUMN = "__matched"
 _ALL_AGGREGATES = frozenset(
     name.lower() for (name,) in duckdb.connect().execute(
         "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'aggregate'"
@@ -48,9 +49,10 @@ class QueryPlan:
     table: str
     kind: str  # "aggregate" | "selection" | "generic"
     worker_sql: str  # each worker, over its segments registered as `table`
-    count_sql: str  # each worker: rows matching WHERE (numDocsScanned)
+    count_sql: str  # each worker: rows matching WHERE (numDocsScanned); "" when known without a scan
     broker_sql: str  # the broker, over the workers' answers registered as `table`
     pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (names and types)
+    matched_column: str = ""  # aggregates: worker_sql's per-group COUNT(*), summed for numDocsScanned
 
 
 def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
@@ -61,7 +63,6 @@ def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
         raise QueryError(QueryError.SQL_PARSING, "subqueries are not supported")
     node = _apply_pinot_conventions(node)
     columns = list(columns_of(table))
-    count_node = _worker_node(node, [expression("COUNT(*)")], [])
     planner = _AggregatePlanner(node, columns) if _is_aggregate(node) else None
     if planner is not None and planner.decomposable():
         worker, broker, kind = planner.worker_node(), planner.broker_node(), "aggregate"
@@ -69,7 +70,10 @@ def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
         worker, broker, kind = _selection_worker_node(node, columns), node, "selection"
     else:
         worker, broker, kind = _worker_node(node, _referenced(node, columns), []), node, "generic"
-    return QueryPlan(table, kind, to_sql(worker), to_sql(count_node), to_sql(broker), to_sql(node))
+    if kind == "aggregate":  # the partials count the matching rows as they go: no second scan
+        return QueryPlan(table, kind, to_sql(worker), "", to_sql(broker), to_sql(node), MATCHED_COLUMN)
+    count_sql = to_sql(_worker_node(node, [expression("COUNT(*)")], [])) if node.get("where_clause") else ""
+    return QueryPlan(table, kind, to_sql(worker), count_sql, to_sql(broker), to_sql(node))
 
 
 def _bind_table(node: Node, resolve_table: Any) -> str:
@@ -202,6 +206,7 @@ class _AggregatePlanner:
 
     def worker_node(self) -> Node:
         select = [with_alias(g, f"__g{k}") for k, g in enumerate(self.groups)]
+        select.append(with_alias(expression("COUNT(*)"), MATCHED_COLUMN))
         for j, agg in enumerate(self.aggregates):
             partials, _ = self._partials(j, agg)
             select += [with_alias(p, f"__a{j}_{m}") for m, p in enumerate(partials)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from typing import Any
 
 import duckdb
@@ -52,10 +53,10 @@ class SlicedCluster:
 
     def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]:
         self.kinds.append(plan.kind)
-        replies = [QueryReply(1, i, result=self.engine.run(plan.worker_sql, plan.table, part),
-                              matched_docs=self.engine.run(plan.count_sql, plan.table, part)[0][0].as_py(),
-                              total_docs=part.num_rows)
-                   for i, part in enumerate(self.slices)]
+        replies = []
+        for i, part in enumerate(self.slices):
+            result, matched = self.engine.run_part(plan, part)
+            replies.append(QueryReply(1, i, result=result, matched_docs=matched, total_docs=part.num_rows))
         return replies, len(self.slices)
 
 
@@ -118,6 +119,9 @@ def test_merged_answer_equals_single_node_duckdb(name: str, seed: int, workers: 
     assert same(answer["resultTable"]["rows"], expected_rows(sql, data)), (
         answer["resultTable"]["rows"], expected_rows(sql, data))
     assert answer["totalDocs"] == rows
+    where = re.search(r" WHERE (.+?)(?: GROUP| ORDER|$)", sql)
+    matching = "SELECT COUNT(*) FROM transcript" + (f" WHERE {where.group(1)}" if where else "")
+    assert answer["numDocsScanned"] == expected_rows(matching, data)[0][0]
 
 
 def test_unknown_column_and_table_and_non_select_are_pinot_errors() -> None:
