@@ -9,15 +9,13 @@ Arrow columns, in the same run as the JSON figures.
 from __future__ import annotations
 
 import io
-import time
 from typing import Any
 
 import fastavro
 import pyarrow as pa
-from confluent_kafka import Producer
 
 from perf.measures import raw_consume
-from perf.workload import BASE_TIME_MS, NAMES, SUBJECTS
+from perf.workload import BASE_TIME_MS, NAMES, SUBJECTS, publish_values
 
 SEED_AVRO_SCHEMA = fastavro.parse_schema({
     "type": "record", "name": "transcript", "fields": [
@@ -44,18 +42,7 @@ def avro_message(sequence: int) -> bytes:
 
 
 def publish_avro(bootstrap: str, topic: str, count: int, partitions: int) -> float:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
-                         "queue.buffering.max.messages": 1_000_000})
-    started = time.perf_counter()
-    for index in range(count):
-        while True:
-            try:
-                producer.produce(topic, value=avro_message(index), partition=index % partitions)
-                break
-            except BufferError:
-                producer.poll(0.01)
-    producer.flush(120)
-    return count / (time.perf_counter() - started)
+    return publish_values(bootstrap, topic, (avro_message(i) for i in range(count)), partitions)
 
 
 def consume_rates(bootstrap: str, topic: str, partitions: int, count: int) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 import psutil
-from confluent_kafka import Producer
 
 from ingestd.ingest.recovery import live_segments
 from ingestd.ledger import read_ledger
+from perf.workload import publish_values
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.seed import seed_configs
 from tests.support.server import IngestdServer
@@ -37,18 +37,9 @@ PAYLOAD_BYTES = 1_000
 def publish(kafka: KafkaBroker, topic: str, count: int, partitions: int) -> None:
     rng = random.Random(1)
     pool = ["".join(rng.choices(string.ascii_letters, k=PAYLOAD_BYTES)) for _ in range(64)]
-    producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 20,
-                         "queue.buffering.max.kbytes": 1_048_576})
-    for i in range(count):
-        value = orjson.dumps({"studentID": i % 1000, "firstName": pool[i % 64], "subject": "Maths",
-                              "score": 1.0, "timestamp": 1_700_000_000_000 + i})
-        while True:
-            try:
-                producer.produce(topic, value=value, partition=i % partitions)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(300)
+    values = (orjson.dumps({"studentID": i % 1000, "firstName": pool[i % 64], "subject": "Maths",
+                            "score": 1.0, "timestamp": 1_700_000_000_000 + i}) for i in range(count))
+    publish_values(kafka.bootstrap, topic, values, partitions)
 
 
 def sealed(data_dir: Path) -> tuple[int, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import orjson
 from confluent_kafka import Producer
@@ -28,20 +28,27 @@ def messages(count: int) -> Iterator[bytes]:
 
 
 def publish_fast(bootstrap: str, topic: str, count: int, partitions: int) -> float:
-    """Publish `count` messages round-robin; returns messages per second."""
+    """Publish `count` seed-shaped messages round-robin; returns messages per second."""
+    return publish_values(bootstrap, topic, messages(count), partitions)
+
+
+def publish_values(bootstrap: str, topic: str, values: Iterable[bytes], partitions: int) -> float:
+    """Publish `values` round-robin over the partitions as fast as the producer takes them (waiting
+    whenever its queue is full); returns messages per second."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
-                         "queue.buffering.max.messages": 1_000_000})
+                         "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576})
     started = time.perf_counter()
-    for index, value in enumerate(messages(count)):
+    count = 0
+    for count, value in enumerate(values, start=1):
         while True:
             try:
-                producer.produce(topic, value=value, partition=index % partitions)
+                producer.produce(topic, value=value, partition=(count - 1) % partitions)
                 break
             except BufferError:
                 producer.poll(0.01)
-        if index % 20_000 == 0:
+        if count % 20_000 == 0:
             producer.poll(0)
-    producer.flush(120)
+    producer.flush(300)
     return count / (time.perf_counter() - started)
 
 

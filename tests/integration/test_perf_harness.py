@@ -18,9 +18,10 @@ def test_perf_quick_completes_and_writes_a_result(tmp_path: Path) -> None:
     [result_file] = list(tmp_path.glob("*-quick.json"))
     result = json.loads(result_file.read_text())
     assert result["messages"] == 40_000
-    for key in ("raw_consume_msg_per_s", "ingest_1_worker", "ingest_2_workers", "ingest_2_workers_heap",
-                "query_latency", "freshness"):
+    for key in ("raw_consume_msg_per_s", "raw_consume_per_partition_1_process_msg_per_s",
+                "raw_consume_per_partition_2_processes_msg_per_s", "ingest_1_worker", "ingest_2_workers",
+                "ingest_2_workers_heap", "query_latency", "freshness", "avro_variant"):
         assert key in result, key
     assert result["ingest_2_workers"]["msg_per_s"] > 0
     assert result["freshness"][0]["visible"] == result["freshness"][0]["messages"]
-    assert "raw consume (baseline)" in done.stdout
+    assert "raw consume, 1 consumer (baseline)" in done.stdout
