@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+from confluent_kafka import Producer
 
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.polling import wait_until
@@ -45,9 +46,12 @@ def test_a_frozen_broker_stalls_partitions_then_ingestion_resumes_with_nothing_l
         assert {p["state"] for p in status["partitions"]} == {"STALLED"}
         assert status["streamError"]
         assert server.count(unique_name) == 1_000  # the API stays up and answers from what it has
-        time.sleep(max(0.0, 15 - (time.monotonic() - frozen_at)))  # a 15 s outage in all
+        producer = Producer({"bootstrap.servers": kafka.bootstrap, "message.timeout.ms": 120_000})
+        for i in range(1_000, 1_500):  # published during the outage: they wait in the producer
+            producer.produce(unique_name, value=student_record(i), partition=i % 2)
+        time.sleep(max(0.0, 30 - (time.monotonic() - frozen_at)))  # a 30 s outage in all
         kafka.thaw()
-        kafka.publish(unique_name, (student_record(i) for i in range(1_000, 1_500)), partitions=2)
+        assert producer.flush(60) == 0
         wait_until(lambda: server.count(unique_name) == 1_500, timeout_s=60, what="ingestion to resume")
         wait_until(lambda: server.get(f"/tables/{unique_name}/status")["state"] == "CONSUMING",
                    timeout_s=20, what="the stall to clear")
