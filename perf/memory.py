@@ -25,6 +25,7 @@ import psutil
 
 from ingestd.ingest.recovery import live_segments
 from ingestd.ledger import read_ledger
+from perf.measures import discard
 from perf.workload import publish_values
 from tests.support.kafka_broker import KafkaBroker
 from tests.support.seed import seed_configs
@@ -75,7 +76,7 @@ def measure(kafka: KafkaBroker, topic: str, count: int, mode: str, rows_per_segm
             break
         time.sleep(0.5)
     rows = server.count("mem")
-    server.stop()
+    discard(server)
     return {"mode": mode, "rows": rows, "final_sealed_mb": samples[-1]["sealed_mb"],
             "final_rss_mb": samples[-1]["rss_mb"], "peak_rss_mb": max(s["rss_mb"] for s in samples),
             "samples": samples[:: max(1, len(samples) // 20)]}
