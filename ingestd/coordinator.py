@@ -121,8 +121,7 @@ class Coordinator:
             owners = list(self._assignments.get(plan.table, {}))
         request_id = self._rendezvous.open()
         for worker_id in owners:
-            self.pool.send(worker_id, RunQuery(request_id, plan.table, plan.worker_sql, plan.count_sql,
-                                               plan.matched_column))
+            self.pool.send(worker_id, RunQuery(request_id, plan))
         return self._rendezvous.wait(request_id, len(owners), QUERY_TIMEOUT_S), len(owners)
 
     # status ----------------------------------------------------------------------------------

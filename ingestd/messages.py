@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingestd.ingest.table_spec import TableSpec
+from ingestd.query.planner import QueryPlan
 
 
 # coordinator → worker
@@ -26,10 +27,7 @@ class DropTable:
 @dataclass(frozen=True)
 class RunQuery:
     request_id: int
-    table: str
-    worker_sql: str
-    count_sql: str  # rows matching WHERE, when `matched_column` does not already hold them
-    matched_column: str = ""  # a column of worker_sql's result whose sum is the rows matching WHERE
+    plan: QueryPlan  # each worker runs its worker part (QueryPlan.worker_sql and the docs count)
 
 
 @dataclass(frozen=True)

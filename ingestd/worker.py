@@ -144,11 +144,12 @@ class Worker:
             ingestor.close()
 
     def _query(self, request: RunQuery) -> QueryReply:
-        spec = self._specs.get(request.table)
+        table = request.plan.table
+        spec = self._specs.get(table)
         if spec is None:
             return QueryReply(request.request_id, self.worker_id,
                               error=(QueryError.TABLE_DOES_NOT_EXIST, "no partitions of this table here"))
-        ingestors = list(self._tables.get(request.table, {}).values())
+        ingestors = list(self._tables.get(table, {}).values())
         pieces: list[pa.Table] = []
         for ingestor in ingestors:
             sealed, consuming = ingestor.tables()
@@ -156,7 +157,7 @@ class Worker:
             pieces.append(consuming)
         data = pa.concat_tables(pieces) if pieces else spec.arrow_schema.empty_table()
         try:
-            result, matched = self._engine.run_part(request, data)
+            result, matched = self._engine.run_part(request.plan, data)
         except QueryError as exc:
             return QueryReply(request.request_id, self.worker_id, error=(exc.code, str(exc)))
         return QueryReply(

@@ -89,7 +89,7 @@ def _short(frame: str) -> str:
     """`fetch (ingestd/stream/kafka.py:63)` → `fetch (ingestd/stream/kafka.py)`: merge lines of a function."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", REPO, "lib/python3.11/"):
+    for marker in ("site-packages/", REPO, f"lib/python{sys.version_info.major}.{sys.version_info.minor}/"):
         path = path.split(marker)[-1]
     return f"{name} ({path})" if path else name
 

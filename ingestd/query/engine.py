@@ -5,13 +5,16 @@ Used by workers (over their own segments) and by the broker (over the workers' a
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestd.errors import QueryError
+
+if TYPE_CHECKING:
+    from ingestd.query.planner import QueryPlan
 
 
 class ArrowSqlEngine:
@@ -37,24 +40,15 @@ class ArrowSqlEngine:
         finally:
             cursor.close()
 
-    def run_part(self, request: WorkerQuery, data: pa.Table) -> tuple[pa.Table, int]:
+    def run_part(self, plan: QueryPlan, data: pa.Table) -> tuple[pa.Table, int]:
         """A worker's part of a scattered query over its `data`: the worker SQL's result, and how many
         rows matched the WHERE (numDocsScanned), from the partial counts, a COUNT(*), or every row."""
-        result = self.run(request.worker_sql, request.table, data)
-        if request.matched_column:
-            return result, int(pc.sum(result.column(request.matched_column)).as_py() or 0)
-        if request.count_sql:
-            return result, int(self.run(request.count_sql, request.table, data).column(0)[0].as_py())
+        result = self.run(plan.worker_sql, plan.table, data)
+        if plan.matched_column:
+            return result, int(pc.sum(result.column(plan.matched_column)).as_py() or 0)
+        if plan.count_sql:
+            return result, int(self.run(plan.count_sql, plan.table, data).column(0)[0].as_py())
         return result, data.num_rows
 
     def close(self) -> None:
         self._connection.close()
-
-
-class WorkerQuery(Protocol):
-    """What a worker needs of a query plan (a QueryPlan, or the RunQuery message carrying it)."""
-
-    table: str
-    worker_sql: str
-    count_sql: str
-    matched_column: str
