@@ -8,7 +8,6 @@ deleted and created again starts from nothing.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any
 import orjson
 
 from ingestd.config import Schema, parse_schema, parse_table_config
+from ingestd.durable import replace_atomically
 from ingestd.errors import Conflict, IngestdError, NotFound
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.ledger import fsync_directory
 from ingestd.paths import DataPaths
 
 log = logging.getLogger(__name__)
@@ -95,11 +94,4 @@ class Catalog:
 
 
 def _write_json(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
-    with open(temp, "wb") as handle:
-        handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_directory(path.parent)
+    replace_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2))

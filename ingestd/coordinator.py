@@ -30,7 +30,7 @@ from ingestd.messages import (
     WorkerStatus,
 )
 from ingestd.paths import DataPaths
-from ingestd.query.planner import QueryPlan
+from ingestd.query.plan import QueryPlan
 from ingestd.rendezvous import Rendezvous
 from ingestd.settings import Settings
 from ingestd.worker_pool import WorkerPool

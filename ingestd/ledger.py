@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from ingestd.durable import fsync_directory, replace_atomically
 from ingestd.segment.metadata import SegmentMetadata
 
 log = logging.getLogger(__name__)
@@ -117,22 +118,7 @@ class OffsetLedger:
 
     def rewrite(self, records: list[SegmentMetadata]) -> None:
         """Atomically replace the ledger with `records` (write temp, fsync, rename, fsync dir)."""
-        temp = self.path.with_suffix(".rewrite")
-        with open(temp, "wb") as handle:
-            for record in records:
-                handle.write(encode_record(record))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.path)
-        fsync_directory(self.path.parent)
-
-
-def fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        replace_atomically(self.path, b"".join(encode_record(record) for record in records))
 
 
 def _truncate_quietly(fd: int, length: int) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.query.planner import QueryPlan
+from ingestd.query.plan import QueryPlan
 
 
 # coordinator → worker

@@ -18,13 +18,13 @@ import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
 
 from ingestd.config.table import LoadMode
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.seed import seed_configs
+from ingestd.devtools.server_process import IngestdServer
 from ingestd.ledger import read_ledger
 from ingestd.segment.loader import load_segment
 from ingestd.stream.kafka import CONSUMER_DEFAULTS
 from perf.workload import publish_at_rate
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.seed import seed_configs
-from tests.support.server import IngestdServer
 
 QUERIES = {
     "count": "SELECT COUNT(*) FROM {t}",

@@ -23,13 +23,13 @@ from typing import Any
 import orjson
 import psutil
 
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.seed import seed_configs
+from ingestd.devtools.server_process import IngestdServer
 from ingestd.ingest.recovery import live_segments
 from ingestd.ledger import read_ledger
 from perf.measures import discard
 from perf.workload import publish_values
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.seed import seed_configs
-from tests.support.server import IngestdServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAYLOAD_BYTES = 1_000

@@ -19,10 +19,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.server_process import IngestdServer
 from perf.measures import discard, start_table
 from perf.workload import publish_fast
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.server import IngestdServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = f"{Path(__file__).resolve().parents[1]}/"

@@ -19,10 +19,10 @@ from typing import Any
 
 import psutil
 
+from ingestd.devtools.local_broker import KafkaBroker
 from perf.avro_variant import consume_rates, publish_avro
 from perf.measures import discard, end_to_end, freshness, query_latency, raw_consume, raw_consume_layout
 from perf.workload import publish_fast
-from tests.support.kafka_broker import KafkaBroker
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

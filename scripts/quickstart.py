@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.polling import wait_until
-from tests.support.seed import seed_records, seed_schema, seed_table
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_records, seed_schema, seed_table
+from ingestd.devtools.server_process import IngestdServer
 
 QUERIES = [
     "SELECT COUNT(*) FROM transcript",

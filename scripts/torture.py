@@ -27,9 +27,9 @@ from confluent_kafka import Producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.polling import wait_until
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.server_process import IngestdServer
 
 TABLE = "torture"
 SCHEMA = {

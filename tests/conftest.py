@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.server_process import IngestdServer
 
 _names = itertools.count(1)
 

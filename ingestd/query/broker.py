@@ -17,7 +17,8 @@ import pyarrow as pa
 from ingestd.errors import QueryError
 from ingestd.messages import QueryReply
 from ingestd.query.engine import ArrowSqlEngine
-from ingestd.query.planner import QueryPlan, plan_query
+from ingestd.query.plan import QueryPlan
+from ingestd.query.planner import plan_query
 from ingestd.query.response import error_response, result_table
 
 

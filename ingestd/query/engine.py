@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ingestd.errors import QueryError
 
 if TYPE_CHECKING:
-    from ingestd.query.planner import QueryPlan
+    from ingestd.query.plan import QueryPlan
 
 
 class ArrowSqlEngine:

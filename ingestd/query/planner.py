@@ -13,12 +13,12 @@ Pinot's conventions are applied first: a missing LIMIT becomes LIMIT 10, SUM ret
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from ingestd.errors import QueryError
+from ingestd.query.plan import QueryPlan
 from ingestd.query.sql_ast import (
     Node,
     column_ref,
@@ -42,17 +42,6 @@ _ALL_AGGREGATES = frozenset(
     ).fetchall()
 ) | {"count_star"}
 _DECOMPOSABLE = {"count_star", "count", "sum", "min", "max", "avg"}
-
-
-@dataclass(frozen=True)
-class QueryPlan:
-    table: str
-    kind: str  # "aggregate" | "selection" | "generic"
-    worker_sql: str  # each worker, over its segments registered as `table`
-    count_sql: str  # each worker: rows matching WHERE (numDocsScanned); "" when known without a scan
-    broker_sql: str  # the broker, over the workers' answers registered as `table`
-    pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (names and types)
-    matched_column: str = ""  # aggregates: worker_sql's per-group COUNT(*), summed for numDocsScanned
 
 
 def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:

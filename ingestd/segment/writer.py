@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from ingestd.columns import now_ms, time_values_ms
-from ingestd.ledger import fsync_directory
+from ingestd.durable import fsync_directory
 from ingestd.segment.consuming import ConsumingSegment
 from ingestd.segment.metadata import SegmentMetadata
 

@@ -17,12 +17,12 @@ from confluent_kafka import Producer
 
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.paths import PartitionPaths
 from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
-from tests.support.polling import wait_until
-from tests.support.seed import seed_configs, student_record
 
 
 class _BootstrapGrabber(logging.Handler):

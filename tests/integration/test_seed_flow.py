@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pinotdb
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.polling import wait_until
-from tests.support.seed import seed_records, seed_schema, seed_table
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_records, seed_schema, seed_table
+from ingestd.devtools.server_process import IngestdServer
 from tests.support.tables import create_table
 
 

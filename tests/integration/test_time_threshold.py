@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.polling import wait_until
-from tests.support.seed import student_record
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import student_record
+from ingestd.devtools.server_process import IngestdServer
 from tests.support.tables import create_table, segments_by_partition
 
 

@@ -1,1 +1,1 @@
-"""Test helpers: a real Tansu broker, a real `ingestd start` process, polling, seed configs."""
+"""Test-only helpers: an in-memory stream behind the stream SPI, and creating seed-shaped tables."""

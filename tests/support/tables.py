@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.kafka_broker import KafkaBroker
-from tests.support.seed import seed_configs
-from tests.support.server import IngestdServer
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.seed import seed_configs
+from ingestd.devtools.server_process import IngestdServer
 
 
 def create_table(server: IngestdServer, kafka: KafkaBroker, name: str, partitions: int,

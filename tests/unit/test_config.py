@@ -7,8 +7,8 @@ import pytest
 from ingestd.config import LoadMode, OffsetReset, parse_schema, parse_table_config
 from ingestd.config.schema import DataType, FieldRole
 from ingestd.config.units import parse_duration_ms, parse_size_bytes
+from ingestd.devtools.seed import seed_schema, seed_table
 from ingestd.errors import ConfigError, NotSupportedYet
-from tests.support.seed import seed_schema, seed_table
 
 
 def test_seed_schema_and_table_parse_unchanged() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.config.table import FlushThresholds
+from ingestd.devtools.seed import seed_configs
 from ingestd.segment.metadata import SegmentMetadata
 from ingestd.segment.thresholds import MINIMUM_ROWS, FlushPolicy
-from tests.support.seed import seed_configs
 
 MB = 1 << 20
 

@@ -6,7 +6,7 @@ import orjson
 
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
-from tests.support.seed import seed_configs, seed_records, seed_schema
+from ingestd.devtools.seed import seed_configs, seed_records, seed_schema
 
 
 def seed_decoder() -> JsonDecoder:

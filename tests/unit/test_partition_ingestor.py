@@ -11,6 +11,8 @@ import pytest
 
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.ingest import partition as partition_module
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.recovery import live_segments
@@ -18,8 +20,6 @@ from ingestd.ingest.table_spec import TableSpec
 from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
 from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
-from tests.support.polling import wait_until
-from tests.support.seed import seed_configs, student_record
 
 
 def make_spec(rows: int = 100, time: str = "6h") -> TableSpec:

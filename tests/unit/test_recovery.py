@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingestd.devtools.seed import student_record
 from tests.support.memory_stream import MemoryTopic
-from tests.support.seed import student_record
 from tests.unit.test_partition_ingestor import drain, ingestor, make_spec
 
 

@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingestd.config import parse_schema
+from ingestd.devtools.seed import seed_schema
 from ingestd.messages import QueryReply
 from ingestd.query.broker import Broker
 from ingestd.query.engine import ArrowSqlEngine
-from ingestd.query.planner import QueryPlan
-from tests.support.seed import seed_schema
+from ingestd.query.plan import QueryPlan
 
 SCHEMA = parse_schema(seed_schema())
 SUBJECTS = ["Maths", "History", "English", "Physics", None]

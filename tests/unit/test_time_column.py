@@ -10,7 +10,7 @@ import orjson
 
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
-from tests.support.seed import seed_configs
+from ingestd.devtools.seed import seed_configs
 
 
 def decoder(time_field: dict[str, Any], row_time_check: bool = False) -> JsonDecoder:

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.kafka_broker import free_port
-from tests.support.polling import wait_until
+from ingestd.devtools.local_broker import free_port
+from ingestd.devtools.polling import wait_until
 
 
 class IngestdServer:

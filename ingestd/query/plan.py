@@ -1,0 +1,17 @@
+"""A planned query: what each worker runs over its own segments and what the broker runs over their
+answers. Plain data (picklable, no DuckDB): it crosses the process boundary in `RunQuery`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    table: str
+    kind: str  # "aggregate" | "selection" | "generic"
+    worker_sql: str  # each worker, over its segments registered as `table`
+    count_sql: str  # each worker: rows matching WHERE (numDocsScanned); "" when known without a scan
+    broker_sql: str  # the broker, over the workers' answers registered as `table`
+    pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (names and types)
+    matched_column: str = ""  # aggregates: worker_sql's per-group COUNT(*), summed for numDocsScanned
