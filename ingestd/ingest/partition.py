@@ -42,6 +42,15 @@ class _Pending:
     message: int
 
 
+@dataclass(frozen=True)
+class PartitionView:
+    """What a query sees of one partition. Immutable: the ingest thread replaces it as a whole after
+    each change, so a query thread never sees a segment both sealed and consuming, or neither."""
+
+    sealed: tuple[pa.Table, ...]
+    consuming: tuple[pa.RecordBatch, ...]
+
+
 @dataclass
 class PartitionCounters:
     messages: int = 0
@@ -83,6 +92,7 @@ class PartitionIngestor:
             for meta in recovered.segments
         ]
         self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
+        self.view = PartitionView(tuple(table for _, table in self.sealed), ())
         self._pending: _Pending | None = None
         self._expected_first: int | None = recovered.resume_offset  # checked against the first fetch
         start = StartPosition(recovered.resume_offset, spec.config.stream.offset_reset)
@@ -98,17 +108,20 @@ class PartitionIngestor:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._append(pending)
+            self._publish()
             if self._pending is not None:
                 return 0  # sealing still fails: hold consumption, keep what is in memory
         batch = self._consumer.fetch(max_messages, 0)
         if batch is None:
             self._seal_if_time_due()
+            self._publish()
             return 0
         self._check_resume_point(batch.offset_at(0))
         decoded = self._decoder.decode(batch.values)
         self._count(batch, decoded)
         self._append(_Pending(batch, decoded, 0, 0))
         self._seal_if_time_due()
+        self._publish()
         return len(batch.values)
 
     def _check_resume_point(self, first: int) -> None:
@@ -223,6 +236,7 @@ class PartitionIngestor:
                      meta.name, meta.max_time)
         if expired and self._ledger.size() > LEDGER_COMPACT_BYTES:
             self._compact_ledger()
+        self._publish()
         return len(expired)
 
     def _compact_ledger(self) -> None:
@@ -242,9 +256,14 @@ class PartitionIngestor:
         return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema,
                                 row_limit=self._policy.row_limit())
 
+    def _publish(self) -> None:
+        """Replace the view queries read (one reference assignment: atomic for other threads)."""
+        self.view = PartitionView(tuple(table for _, table in self.sealed), tuple(self.segment.batches))
+
     def tables(self) -> tuple[list[pa.Table], pa.Table]:
-        """The sealed segments' tables and a snapshot of the consuming segment, for a query."""
-        return [table for _, table in self.sealed], self.segment.to_table()
+        """The sealed segments' tables and the consuming segment's rows, as of the last change."""
+        view = self.view
+        return list(view.sealed), pa.Table.from_batches(view.consuming, schema=self._schema)
 
     def status(self) -> dict[str, Any]:
         return {
