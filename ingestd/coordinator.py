@@ -1,9 +1,9 @@
-"""The coordinator: table lifecycle, partition discovery and assignment, worker supervision, and
-the scatter side of queries. It holds metadata only; all data lives in the workers.
+"""The coordinator: table lifecycle, partition assignment, worker supervision, and the scatter side of
+queries. It holds metadata only; all data lives in the workers.
 
-Partition p of a table goes to worker (index of p among the table's partitions) mod worker count, a
-stable assignment, so after any restart each partition is owned by the same worker and resumes from
-its own ledger.
+Its background threads (reply reader, supervisor, stream probe) catch every error: a failure is
+logged, recorded against the table it concerns (shown in that table's status), and the loop goes on.
+One bad table can never stop the others from being assigned or dead workers from being restarted.
 """
 
 from __future__ import annotations
@@ -13,34 +13,32 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 
+from ingestd.assignment import assign_round_robin
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
-from ingestd.errors import StreamError
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.messages import (
-    Ack,
-    AssignPartitions,
-    DropTable,
-    QueryReply,
-    RunQuery,
-    WorkerStatus,
-)
+from ingestd.messages import Ack, AssignPartitions, CancelQuery, DropTable, QueryReply, RunQuery, WorkerStatus
 from ingestd.paths import DataPaths
+from ingestd.query.broker import REPLY_GRACE_S, Gathered, QueryContext
 from ingestd.query.plan import QueryPlan
 from ingestd.rendezvous import Rendezvous
 from ingestd.settings import Settings
+from ingestd.stream_probe import StreamProbe
+from ingestd.table_status import CoordinatorView, table_status
+from ingestd.worker import WorkerOptions
 from ingestd.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
 SUPERVISE_INTERVAL_S = 0.5
 REDISCOVER_INTERVAL_S = 30.0
+RETRY_DISCOVERY_S = 2.0
 STREAM_PROBE_INTERVAL_S = 3.0
-QUERY_TIMEOUT_S = 15.0
 DROP_TIMEOUT_S = 15.0
 
 
@@ -50,9 +48,9 @@ class Coordinator:
         self.paths = DataPaths(settings.data_dir)
         self.catalog = Catalog(self.paths)
         self._rendezvous = Rendezvous()
+        self._probe = StreamProbe()
         self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}
-        self._discovery_errors: dict[str, str] = {}
-        self._unreachable: dict[str, str] = {}  # table → why its stream cannot be reached right now
+        self._table_errors: dict[str, str] = {}  # table → why it cannot be assigned right now
         self._next_discovery: dict[str, float] = {}
         self._status: dict[int, WorkerStatus] = {}
         self._lock = threading.RLock()
@@ -64,10 +62,16 @@ class Coordinator:
     def start(self) -> None:
         self.catalog.load()
         self._next_discovery = dict.fromkeys(self.catalog.tables, 0.0)
-        self._pool = WorkerPool(self.settings.worker_count, str(self.settings.data_dir),
-                                self.settings.log_level)
-        for target in (self._read_replies, self._supervise, self._probe_streams):
-            thread = threading.Thread(target=target, name=target.__name__, daemon=True)
+        threads, memory_mb = self.settings.query.duckdb_limits(self.settings.worker_count + 1)
+        self._pool = WorkerPool(self.settings.worker_count, WorkerOptions(
+            str(self.settings.data_dir), self.settings.log_level, self.settings.query.threads_per_worker,
+            threads, memory_mb))
+        loops = {"reply-reader": (self._read_replies, 0.0),
+                 "supervisor": (self._supervise, SUPERVISE_INTERVAL_S),
+                 "stream-probe": (self._probe_streams, STREAM_PROBE_INTERVAL_S)}
+        for name, (step, interval) in loops.items():
+            thread = threading.Thread(target=self._forever, args=(name, step, interval), name=name,
+                                      daemon=True)
             thread.start()
             self._threads.append(thread)
         log.info("coordinator started: %d worker(s), %d table(s) restored", self.settings.worker_count,
@@ -85,6 +89,16 @@ class Coordinator:
         assert self._pool is not None, "coordinator not started"
         return self._pool
 
+    def _forever(self, name: str, step: Callable[[], None], interval_s: float) -> None:
+        """Run `step` until stopped; an error is logged and the loop goes on."""
+        while not self._stopping.is_set():
+            try:
+                step()
+            except Exception:
+                log.exception("coordinator %s: unexpected error; continuing", name)
+            if interval_s:
+                self._stopping.wait(interval_s)
+
     # tables ----------------------------------------------------------------------------------
     def add_schema(self, raw: Any) -> Schema:
         return self.catalog.put_schema(raw)
@@ -100,11 +114,12 @@ class Coordinator:
         with self._lock:
             owners = self._assignments.pop(spec.name, {})
             self._next_discovery.pop(spec.name, None)
-            self._discovery_errors.pop(spec.name, None)
+            self._table_errors.pop(spec.name, None)
+        self._probe.forget(spec.name)
         request_id = self._rendezvous.open()
         for worker_id in owners:
             self.pool.send(worker_id, DropTable(request_id, spec.name))
-        acked = self._rendezvous.wait(request_id, len(owners), DROP_TIMEOUT_S)
+        acked = self._rendezvous.wait(request_id, len(owners), time.monotonic() + DROP_TIMEOUT_S)
         if len(acked) < len(owners):
             missing = len(owners) - len(acked)
             log.warning("table %s: %d worker(s) did not confirm the drop", spec.name, missing)
@@ -115,118 +130,92 @@ class Coordinator:
         spec = self.catalog.tables.get(table)
         return spec.arrow_schema if spec is not None else None
 
-    def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]:
-        """Send the plan's worker SQL to every worker owning partitions of the table."""
+    def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
+        """Send the plan to every live worker owning partitions of the table; tell those that have not
+        answered by the deadline (plus a grace) or by cancellation to stop."""
         with self._lock:
             owners = list(self._assignments.get(plan.table, {}))
-        request_id = self._rendezvous.open()
-        for worker_id in owners:
-            self.pool.send(worker_id, RunQuery(request_id, plan))
-        return self._rendezvous.wait(request_id, len(owners), QUERY_TIMEOUT_S), len(owners)
+        alive = [worker_id for worker_id in owners if self.pool.is_alive(worker_id)]
+        request_id = self._rendezvous.open(context.request_id)
+        for worker_id in alive:
+            self.pool.send(worker_id, RunQuery(request_id, plan, context.deadline))
+        replies: list[QueryReply] = self._rendezvous.wait(
+            request_id, len(alive), context.deadline + REPLY_GRACE_S, context.cancelled)
+        answered = {reply.worker_id for reply in replies}
+        for worker_id in alive:
+            if worker_id not in answered:
+                self.pool.send(worker_id, CancelQuery(request_id))
+        return Gathered(replies, len(owners))
 
     # status ----------------------------------------------------------------------------------
     def table_status(self, name: str) -> dict[str, Any]:
         spec = self.catalog.table(name)
         with self._lock:
-            assignment = self._assignments.get(spec.name, {})
-            partitions = []
-            for worker_id, owned in sorted(assignment.items()):
-                status = self._status.get(worker_id)
-                reports = status.partitions.get(spec.name, []) if status else []
-                reported = {p["partition"]: p for p in reports}
-                for partition in owned:
-                    entry = {"partition": partition, "worker": worker_id, "state": "STARTING"}
-                    entry |= reported.get(partition, {})
-                    if spec.name in self._unreachable and entry["state"] == "CONSUMING":
-                        entry["state"] = "STALLED"  # the worker keeps retrying; nothing is lost
-                    partitions.append(entry)
-            workers = {
-                worker_id: {"pid": s.pid, "rssBytes": s.rss_bytes} | self.pool.health(worker_id)
-                for worker_id, s in self._status.items() if worker_id in assignment
-            }
-            error = self._discovery_errors.get(spec.name) or self._unreachable.get(spec.name)
-        if spec.name in self._unreachable:
-            state = "STALLED"
-        else:
-            state = "WAITING_FOR_STREAM" if error and not partitions else "CONSUMING"
-        return {
-            "tableName": f"{spec.name}_REALTIME",
-            "topic": spec.config.stream.topic,
-            "state": state,
-            "streamError": error,
-            "partitions": sorted(partitions, key=lambda p: p["partition"]),
-            "workers": workers,
-            "malformedMessages": sum(p.get("malformedMessages", 0) for p in partitions),
-        }
+            assignment = dict(self._assignments.get(spec.name, {}))
+            view = CoordinatorView(
+                assignment=assignment,
+                worker_status=dict(self._status),
+                worker_health={w: self.pool.health(w) for w in assignment},
+                unreachable=self._probe.reason(spec.name),
+                error=self._table_errors.get(spec.name),
+            )
+        return table_status(spec, view)
 
-    # background threads ----------------------------------------------------------------------
+    # background steps ------------------------------------------------------------------------
     def _read_replies(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                message = self.pool.replies.get(timeout=0.5)
-            except (queue.Empty, OSError, EOFError):
-                continue
-            if isinstance(message, WorkerStatus):
-                with self._lock:
-                    self._status[message.worker_id] = message
-            elif isinstance(message, QueryReply | Ack):
-                self._rendezvous.deliver(message.request_id, message)
+        try:
+            message = self.pool.replies.get(timeout=0.5)
+        except (queue.Empty, OSError, EOFError, ValueError):
+            return
+        if isinstance(message, WorkerStatus):
+            with self._lock:
+                self._status[message.worker_id] = message
+        elif isinstance(message, QueryReply | Ack):
+            self._rendezvous.deliver(message.request_id, message)
 
     def _supervise(self) -> None:
-        while not self._stopping.wait(SUPERVISE_INTERVAL_S):
-            for worker_id in self.pool.restart_dead():
-                self._reassign_worker(worker_id)
-            now = time.monotonic()
+        for worker_id in self.pool.restart_dead():
+            self._reassign_worker(worker_id)
+        now = time.monotonic()
+        with self._lock:
+            due = [name for name, when in self._next_discovery.items() if when <= now]
+        for name in due:
+            spec = self.catalog.tables.get(name)
+            if spec is not None:
+                self._guarded(spec.name, lambda spec=spec: self._discover_and_assign(spec))
+
+    def _guarded(self, table: str, step: Callable[[], None]) -> None:
+        """Run one table's step; a failure is that table's error (status, log), retried later."""
+        try:
+            step()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
             with self._lock:
-                due = [name for name, when in self._next_discovery.items() if when <= now]
-            for name in due:
-                spec = self.catalog.tables.get(name)
-                if spec is not None:
-                    self._discover_and_assign(spec)
+                first = self._table_errors.get(table) != reason
+                self._table_errors[table] = reason
+                if table in self._next_discovery:
+                    self._next_discovery[table] = time.monotonic() + RETRY_DISCOVERY_S
+            if first:
+                log.error("table %s: %s; retrying every %.0f s", table, reason, RETRY_DISCOVERY_S)
 
     def _probe_streams(self) -> None:
-        """Ask each assigned table's stream for its metadata; a table whose stream does not answer is
-        reported STALLED until it does again (workers keep retrying on their own meanwhile)."""
-        while not self._stopping.wait(STREAM_PROBE_INTERVAL_S):
-            with self._lock:
-                names = list(self._assignments)
-            for name in names:
-                spec = self.catalog.tables.get(name)
-                if spec is None:
-                    continue
-                provider = spec.consumer_factory().metadata_provider()
-                try:
-                    provider.partition_ids()
-                except StreamError as exc:
-                    if name not in self._unreachable:
-                        log.error("table %s: stream unreachable, partitions stalled: %s", name, exc)
-                    self._unreachable[name] = str(exc)
-                else:
-                    if self._unreachable.pop(name, None) is not None:
-                        log.info("table %s: stream reachable again", name)
-                finally:
-                    provider.close()
+        with self._lock:
+            names = list(self._assignments)
+        self._probe.probe(spec for name in names if (spec := self.catalog.tables.get(name)) is not None)
 
     def _discover_and_assign(self, spec: TableSpec) -> None:
         provider = spec.consumer_factory().metadata_provider()
         try:
             partitions = provider.partition_ids()
-        except StreamError as exc:
-            with self._lock:
-                self._discovery_errors[spec.name] = str(exc)
-                self._next_discovery[spec.name] = time.monotonic() + 2.0
-            log.warning("table %s: %s; retrying", spec.name, exc)
-            return
         finally:
             provider.close()
-        count = self.settings.worker_count
-        assignment: dict[int, tuple[int, ...]] = {}
-        for index, partition in enumerate(partitions):
-            assignment[index % count] = (*assignment.get(index % count, ()), partition)
+        assignment = assign_round_robin(partitions, self.settings.worker_count)
         with self._lock:
             if spec.name not in self.catalog.tables:
                 return  # dropped meanwhile
-            self._discovery_errors.pop(spec.name, None)
+            if spec.name in self._table_errors:
+                log.info("table %s: assigned %d partition(s)", spec.name, len(partitions))
+            self._table_errors.pop(spec.name, None)
             self._assignments[spec.name] = assignment
             self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
         for worker_id, owned in assignment.items():

@@ -44,7 +44,12 @@ class QueryError(IngestdError):
     SQL_PARSING = 150
     TABLE_DOES_NOT_EXIST = 190
     QUERY_EXECUTION = 200
+    RESOURCE_LIMIT = 245  # SERVER_RESOURCE_LIMIT_EXCEEDED: over the memory limit
+    EXECUTION_TIMEOUT = 250
     SERVER_NOT_RESPONDING = 427
+    TOO_MANY_REQUESTS = 429  # more queries in flight than [query] max_concurrent allows
+    QUERY_CANCELLED = 503
+    QUERY_VALIDATION = 700  # e.g. an unknown function
     UNKNOWN_COLUMN = 710
 
     def __init__(self, code: int, message: str) -> None:

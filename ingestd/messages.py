@@ -28,6 +28,12 @@ class DropTable:
 class RunQuery:
     request_id: int
     plan: QueryPlan  # each worker runs its worker part (QueryPlan.worker_sql and the docs count)
+    deadline: float = float("inf")  # time.monotonic() (one clock for all processes on the machine)
+
+
+@dataclass(frozen=True)
+class CancelQuery:
+    request_id: int  # stop this query's part now (timed out or the client went away)
 
 
 @dataclass(frozen=True)

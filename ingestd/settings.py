@@ -34,11 +34,11 @@ _CORES = os.cpu_count() or 1
 @dataclass(frozen=True)
 class QuerySettings:
     timeout_ms: int = 10_000  # Pinot's broker default (pinot.broker.timeoutMs)
-    max_concurrent: int = 16  # queries in flight at once; more are answered "server busy" at once
-    threads_per_worker: int = 2  # query threads in each worker process (ingestion has its own thread)
+    max_concurrent: int = 16  # queries running at once; 4× as many may wait for a slot, more are "busy"
+    threads_per_worker: int = 4  # query threads in each worker process (ingestion has its own thread)
     duckdb_threads: int = 0  # DuckDB threads per process; 0: cores shared among the processes
     duckdb_memory_limit_mb: int = 0  # DuckDB memory per process; 0: half the RAM shared among processes
-    max_sql_bytes: int = 1 << 20
+    max_sql_bytes: int = 256 << 10  # a 10,000-literal IN list plans in ~0.3 s, 100,000 in ~3 s
 
     def duckdb_limits(self, processes: int) -> tuple[int, int]:
         """(threads, memory MiB) for one of `processes` DuckDB-using processes (workers + coordinator)."""

@@ -1,9 +1,11 @@
 """One worker process: owns its assigned partitions end to end and answers queries over them.
 
-Loop: poll every owned partition once (consume → decode → build → seal → commit), then handle
-coordinator commands (assignments, drops, queries); when idle, wait for a command briefly instead of
-spinning. Every second it reports its partitions' status. It exits when told to, or when the
-coordinator process has died (so it never keeps writing state nobody supervises).
+Ingest thread loop: poll every owned partition once (consume → decode → build → seal → commit), then
+handle coordinator commands (assignments, drops, queries, cancellations); when idle, wait for a
+command briefly instead of spinning. Queries run on the worker's query threads (worker_queries.py)
+over a snapshot taken here, so a slow query never holds up consumption. Every second it reports its
+partitions' status. It exits when told to, or when the coordinator process has died (so it never
+keeps writing state nobody supervises).
 """
 
 from __future__ import annotations
@@ -14,27 +16,27 @@ import multiprocessing
 import os
 import queue
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
-import pyarrow as pa
 
-from ingestd.errors import QueryError
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.logs import configure_logging
 from ingestd.messages import (
     Ack,
     AssignPartitions,
+    CancelQuery,
     DropTable,
-    QueryReply,
     RunQuery,
     Shutdown,
     WorkerStatus,
 )
 from ingestd.paths import DataPaths
 from ingestd.query.engine import ArrowSqlEngine
+from ingestd.worker_queries import WorkerQueryService
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +49,30 @@ STATUS_INTERVAL_S = 1.0
 GC_THRESHOLDS = (200_000, 20, 20)
 
 
-def worker_main(worker_id: int, data_dir: str, commands: Any, replies: Any, log_level: str) -> None:
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What a worker process is started with (picklable: it crosses the spawn)."""
+
+    data_dir: str
+    log_level: str = "INFO"
+    query_threads: int = 2
+    duckdb_threads: int = 1
+    duckdb_memory_mb: int = 1024
+
+
+def worker_main(worker_id: int, options: WorkerOptions, commands: Any, replies: Any) -> None:
     """Entry point of a worker process (spawned by the coordinator)."""
-    configure_logging(log_level, f"worker-{worker_id}")
+    configure_logging(options.log_level, f"worker-{worker_id}")
     gc.freeze()  # start-up objects (modules, configs) are never garbage: keep them out of collections
     gc.set_threshold(*GC_THRESHOLDS)
-    Worker(worker_id, DataPaths(Path(data_dir)), commands, replies).run()
+    engine = ArrowSqlEngine(options.duckdb_threads, options.duckdb_memory_mb)
+    queries = WorkerQueryService(worker_id, replies, options.query_threads, engine)
+    Worker(worker_id, DataPaths(Path(options.data_dir)), commands, replies, queries).run()
 
 
 class Worker:
-    def __init__(self, worker_id: int, paths: DataPaths, commands: Any, replies: Any) -> None:
+    def __init__(self, worker_id: int, paths: DataPaths, commands: Any, replies: Any,
+                 queries: WorkerQueryService) -> None:
         self.worker_id = worker_id
         self._paths = paths
         self._commands = commands
@@ -64,7 +80,7 @@ class Worker:
         self._tables: dict[str, dict[int, PartitionIngestor]] = {}
         self._specs: dict[str, TableSpec] = {}
         self._errors: dict[tuple[str, int], str] = {}
-        self._engine = ArrowSqlEngine()
+        self._queries = queries
         self._process = psutil.Process()
         self._next_status = 0.0
         self._running = True
@@ -82,9 +98,9 @@ class Worker:
                         log.error("worker %d: coordinator died; exiting", self.worker_id)
                         break
         finally:
+            self._queries.close()
             for table in list(self._tables):
                 self._close_table(table)
-            self._engine.close()
 
     def _poll_partitions(self) -> int:
         consumed = 0
@@ -113,7 +129,12 @@ class Worker:
         if isinstance(command, AssignPartitions):
             self._assign(command.spec, command.partitions)
         elif isinstance(command, RunQuery):
-            self._replies.put(self._query(command))
+            table = command.plan.table
+            spec = self._specs.get(table)
+            views = [ingestor.view for ingestor in self._tables.get(table, {}).values()]
+            self._queries.submit(command, spec.arrow_schema if spec else None, views)
+        elif isinstance(command, CancelQuery):
+            self._queries.cancel(command.request_id)
         elif isinstance(command, DropTable):
             self._close_table(command.table)
             self._replies.put(Ack(command.request_id, self.worker_id))
@@ -142,28 +163,6 @@ class Worker:
         self._specs.pop(table, None)
         for ingestor in self._tables.pop(table, {}).values():
             ingestor.close()
-
-    def _query(self, request: RunQuery) -> QueryReply:
-        table = request.plan.table
-        spec = self._specs.get(table)
-        if spec is None:
-            return QueryReply(request.request_id, self.worker_id,
-                              error=(QueryError.TABLE_DOES_NOT_EXIST, "no partitions of this table here"))
-        ingestors = list(self._tables.get(table, {}).values())
-        pieces: list[pa.Table] = []
-        for ingestor in ingestors:
-            sealed, consuming = ingestor.tables()
-            pieces.extend(sealed)
-            pieces.append(consuming)
-        data = pa.concat_tables(pieces) if pieces else spec.arrow_schema.empty_table()
-        try:
-            result, matched = self._engine.run_part(request.plan, data)
-        except QueryError as exc:
-            return QueryReply(request.request_id, self.worker_id, error=(exc.code, str(exc)))
-        return QueryReply(
-            request.request_id, self.worker_id, result=result, matched_docs=matched,
-            total_docs=data.num_rows, segments=len(pieces), consuming_segments=len(ingestors),
-        )
 
     def _report_status(self) -> None:
         self._next_status = time.monotonic() + STATUS_INTERVAL_S

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestd.messages import Shutdown
-from ingestd.worker import worker_main
+from ingestd.worker import WorkerOptions, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,8 @@ class WorkerHandle:
 
 
 class WorkerPool:
-    def __init__(self, count: int, data_dir: str, log_level: str) -> None:
-        self._data_dir = data_dir
-        self._log_level = log_level
+    def __init__(self, count: int, options: WorkerOptions) -> None:
+        self._options = options
         self.replies: Any = _CONTEXT.Queue()
         self.workers = [self._spawn(i) for i in range(count)]
 
@@ -41,13 +40,16 @@ class WorkerPool:
         commands = _CONTEXT.Queue()
         process = _CONTEXT.Process(
             target=worker_main, name=f"ingestd-worker-{worker_id}", daemon=True,
-            args=(worker_id, self._data_dir, commands, self.replies, self._log_level),
+            args=(worker_id, self._options, commands, self.replies),
         )
         process.start()
         return WorkerHandle(worker_id, process, commands, restarts=restarts)
 
     def send(self, worker_id: int, command: object) -> None:
         self.workers[worker_id].commands.put(command)
+
+    def is_alive(self, worker_id: int) -> bool:
+        return bool(self.workers[worker_id].process.is_alive())
 
     def restart_dead(self) -> list[int]:
         """Restart workers that died (with exponential back-off); returns the ids restarted now."""

@@ -1,6 +1,8 @@
 """FastAPI routes with Pinot's paths and JSON shapes, over a started Coordinator.
 
-Handlers are plain `def`s (FastAPI runs them in its thread pool) because they wait on worker replies.
+Controller handlers are plain `def`s (FastAPI runs them in its thread pool) because they may wait on
+worker replies; queries run on a pool of their own (query_routes.py); `/health` runs on the event loop
+itself, so it answers even when every thread is busy.
 """
 
 from __future__ import annotations
@@ -9,18 +11,25 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 
+from ingestd.api.query_routes import add_query_routes
 from ingestd.coordinator import Coordinator
-from ingestd.errors import ConfigError, Conflict, NotFound, QueryError
+from ingestd.errors import ConfigError, Conflict, NotFound
+from ingestd.query.admission import QueryAdmission
 from ingestd.query.broker import Broker
-from ingestd.query.response import error_response
+from ingestd.query.engine import ArrowSqlEngine
 from ingestd.segments_view import segment_metadata, segment_names
 
 
 def create_app(coordinator: Coordinator) -> FastAPI:
     app = FastAPI(title="ingestd", version="0.1.0")
-    broker = Broker(coordinator)
+    settings = coordinator.settings
+    query = settings.query
+    engine = ArrowSqlEngine(*query.duckdb_limits(settings.worker_count + 1))
+    broker = Broker(coordinator, engine, query.timeout_ms, query.max_sql_bytes)
+    admission = QueryAdmission(query.max_concurrent, waiting=4 * query.max_concurrent)
+    add_query_routes(app, broker, admission, query.timeout_ms)
     catalog = coordinator.catalog
 
     @app.exception_handler(ConfigError)
@@ -36,7 +45,7 @@ def create_app(coordinator: Coordinator) -> FastAPI:
         return JSONResponse({"code": 409, "error": str(exc)}, status_code=409)
 
     @app.get("/health", response_class=PlainTextResponse)
-    def health() -> str:
+    async def health() -> str:
         return "OK"
 
     @app.post("/schemas")
@@ -89,21 +98,6 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     def get_segment_metadata(name: str, segment: str) -> dict[str, Any]:
         return segment_metadata(coordinator.paths, catalog.table(name), segment)
 
-    @app.post("/query/sql")
-    async def query_post(request: Request) -> Response:
-        try:
-            body = await _json_body(request, "query")
-            sql = body.get("sql") if isinstance(body, dict) else None
-        except ConfigError as exc:
-            return _json(error_response(QueryError.SQL_PARSING, str(exc), 0))
-        if not isinstance(sql, str) or not sql.strip():
-            return _json(error_response(QueryError.SQL_PARSING, 'the body needs {"sql": "..."}', 0))
-        return _json(await _in_thread(broker.execute, sql))
-
-    @app.get("/query/sql")
-    async def query_get(sql: str) -> Response:
-        return _json(await _in_thread(broker.execute, sql))
-
     return app
 
 
@@ -112,13 +106,3 @@ async def _json_body(request: Request, what: str) -> Any:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise ConfigError(what, f"is not valid JSON: {exc}") from exc
-
-
-async def _in_thread(function: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(function, *args)
-
-
-def _json(document: Any) -> Response:
-    return Response(orjson.dumps(document), media_type="application/json")

@@ -1,7 +1,9 @@
-"""The broker: plans a query, validates it, gathers the workers' answers and merges them.
+"""The broker: reads a query's options, plans it, gathers the workers' answers and merges them.
 
-Validation runs the user's query (with Pinot's defaults) over an empty table of the right schema;
-that also fixes the result's column names and types, which the merged answer is conformed to.
+Every query runs under a deadline (its `timeoutMs`, else the server's default) and can be cancelled
+(the client went away): both interrupt the workers' DuckDB runs and the broker's own merge. Planning
+only binds the query to the table's schema to learn its result's names and types; nothing the user
+wrote is evaluated in the coordinator except the merge over the workers' answers.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -17,9 +19,28 @@ import pyarrow as pa
 from ingestd.errors import QueryError
 from ingestd.messages import QueryReply
 from ingestd.query.engine import ArrowSqlEngine
+from ingestd.query.options import parse_request
 from ingestd.query.plan import QueryPlan
 from ingestd.query.planner import plan_query
 from ingestd.query.response import error_response, result_table
+from ingestd.rendezvous import new_request_id
+
+REPLY_GRACE_S = 1.0  # workers interrupt themselves at the deadline; their answer may take this long
+
+
+@dataclass
+class QueryContext:
+    """One query's identity, deadline and cancellation, shared by the threads that work on it."""
+
+    request_id: int = field(default_factory=new_request_id)
+    deadline: float = float("inf")  # time.monotonic()
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    replies: list[QueryReply]
+    queried: int  # workers asked; fewer replies means some did not answer in time
 
 
 class Cluster(Protocol):
@@ -27,7 +48,10 @@ class Cluster(Protocol):
         """The table's Arrow schema as its segments store it, or None if there is no such table."""
         ...
 
-    def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]: ...
+    def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
+        """Every worker's part of `plan`, waiting until all answered, the deadline (plus a grace) passed,
+        or the query was cancelled; workers still running are told to stop."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -40,18 +64,37 @@ class _Prepared:
 class Broker:
     PLAN_CACHE_SIZE = 256
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, engine: ArrowSqlEngine | None = None,
+                 default_timeout_ms: int = 10_000, max_sql_bytes: int = 256 << 10) -> None:
         self._cluster = cluster
-        self._engine = ArrowSqlEngine()
+        self._engine = engine or ArrowSqlEngine()
+        self._default_timeout_ms = default_timeout_ms
+        self._max_sql_bytes = max_sql_bytes
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
-    def execute(self, sql: str) -> dict[str, Any]:
+    def execute(self, sql: str, query_options: Any = None, context: QueryContext | None = None
+                ) -> dict[str, Any]:
+        """Pinot's broker response for `sql`; every failure is an answer with `exceptions`, never a raise."""
         started = time.monotonic()
+        context = context or QueryContext()
         try:
-            return self._execute(sql, started)
+            if len(sql.encode()) > self._max_sql_bytes:
+                raise QueryError(QueryError.SQL_PARSING, f"the query is longer than the server's limit of "
+                                 f"{self._max_sql_bytes} bytes ([query] max_sql_bytes)")
+            request = parse_request(sql, query_options)
+            timeout_ms = request.timeout_ms(self._default_timeout_ms)
+            context.deadline = started + timeout_ms / 1000
+            return self._execute(request.sql, context, started, timeout_ms)
         except QueryError as exc:
-            return error_response(exc.code, str(exc), _elapsed_ms(started))
+            return error_response(exc.code, str(exc), _elapsed_ms(started), context.request_id)
+        finally:
+            self._engine.forget_interrupted(context.request_id)
+
+    def cancel(self, context: QueryContext) -> None:
+        """The client went away: stop the query wherever it runs."""
+        context.cancelled.set()
+        self._engine.interrupt(context.request_id)
 
     def _prepare(self, sql: str) -> _Prepared:
         """The plan and result schema of `sql`, from the cache while the table's schema is unchanged."""
@@ -72,44 +115,77 @@ class Broker:
 
         plan = plan_query(sql, resolve, lambda table: schemas[table].names)
         table_schema = schemas[plan.table]
-        expected = self._engine.run(plan.pinot_sql, plan.table, table_schema.empty_table())
-        prepared = _Prepared(plan, table_schema, expected.schema)
+        prepared = _Prepared(plan, table_schema,
+                             self._engine.result_schema(plan.pinot_sql, plan.table, table_schema))
         with self._lock:
             self._prepared[sql] = prepared
             if len(self._prepared) > self.PLAN_CACHE_SIZE:
                 self._prepared.popitem(last=False)
         return prepared
 
-    def _execute(self, sql: str, started: float) -> dict[str, Any]:
+    def _execute(self, sql: str, context: QueryContext, started: float, timeout_ms: int) -> dict[str, Any]:
         prepared = self._prepare(sql)
         plan = prepared.plan
-        empty = prepared.table_schema.empty_table()
-        replies, queried = self._cluster.scatter(plan)
-        failed = [reply.error for reply in replies if reply.error is not None]
-        if failed:
-            raise QueryError(*failed[0])
+        _check_alive(context, timeout_ms)
+        gathered = self._cluster.scatter(plan, context)
+        if context.cancelled.is_set():
+            raise QueryError(QueryError.QUERY_CANCELLED, "the query was cancelled")
+        replies = gathered.replies
+        for reply in replies:
+            if reply.error is not None:
+                code, message = reply.error
+                if code == QueryError.EXECUTION_TIMEOUT:
+                    message = f"the query timed out after {timeout_ms} ms (timeoutMs)"
+                raise QueryError(code, message)
+        if not replies and gathered.queried:
+            raise QueryError(QueryError.EXECUTION_TIMEOUT, f"no worker answered within {timeout_ms} ms "
+                             "(timeoutMs)")
         partials = [reply.result for reply in replies if reply.result is not None]
         if not partials:
-            partials = [self._engine.run(plan.worker_sql, plan.table, empty)]
-        merged = self._engine.run(plan.broker_sql, plan.table,
-                                  pa.concat_tables(partials, promote_options="permissive"))
+            partials = [self._engine.run(plan.worker_sql, plan.table, prepared.table_schema.empty_table())]
+        # the merge gets a grace beyond the deadline: waiting out a worker that never answered may have
+        # used it all, and the answered part is still worth giving (marked partial)
+        merge_deadline = max(context.deadline, time.monotonic()) + REPLY_GRACE_S
+        try:
+            merged = self._engine.run(plan.broker_sql, plan.table,
+                                      pa.concat_tables(partials, promote_options="permissive"),
+                                      context.request_id, merge_deadline)
+        except QueryError as exc:
+            if context.cancelled.is_set():
+                raise QueryError(QueryError.QUERY_CANCELLED, "the query was cancelled") from exc
+            if exc.code == QueryError.EXECUTION_TIMEOUT:
+                raise QueryError(exc.code, f"the query timed out after {timeout_ms} ms (timeoutMs)") from exc
+            raise
+        missing = gathered.queried - len(replies)
         response: dict[str, Any] = {
             "resultTable": result_table(_conform(merged, prepared.result_schema)),
             "exceptions": [],
-            "numServersQueried": queried,
+            "partialResult": missing > 0,
+            "numServersQueried": gathered.queried,
             "numServersResponded": len(replies),
             "numDocsScanned": sum(r.matched_docs for r in replies),
             "totalDocs": sum(r.total_docs for r in replies),
             "numSegmentsQueried": sum(r.segments for r in replies),
             "numConsumingSegmentsQueried": sum(r.consuming_segments for r in replies),
+            "numGroupsLimitReached": False,
+            "requestId": str(context.request_id),
             "timeUsedMs": _elapsed_ms(started),
         }
-        if len(replies) < queried:
+        if missing:
             response["exceptions"].append({
                 "errorCode": QueryError.SERVER_NOT_RESPONDING,
-                "message": f"{queried - len(replies)} of {queried} workers did not respond in time",
+                "message": f"{missing} of {gathered.queried} workers did not respond: the rows are "
+                           "computed from the others only (partialResult)",
             })
         return response
+
+
+def _check_alive(context: QueryContext, timeout_ms: int) -> None:
+    if context.cancelled.is_set():
+        raise QueryError(QueryError.QUERY_CANCELLED, "the query was cancelled")
+    if time.monotonic() > context.deadline:
+        raise QueryError(QueryError.EXECUTION_TIMEOUT,
+                         f"the query timed out after {timeout_ms} ms (timeoutMs)")
 
 
 def _conform(table: pa.Table, expected: pa.Schema) -> pa.Table:
@@ -117,9 +193,9 @@ def _conform(table: pa.Table, expected: pa.Schema) -> pa.Table:
     if table.num_columns != len(expected):
         return table
     columns = []
-    for column, field in zip(table.columns, expected, strict=True):
+    for column, field_ in zip(table.columns, expected, strict=True):
         try:
-            columns.append(column if column.type == field.type else column.cast(field.type))
+            columns.append(column if column.type == field_.type else column.cast(field_.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             columns.append(column)
     return pa.Table.from_arrays(columns, names=[_pinot_name(name) for name in expected.names])

@@ -3,11 +3,15 @@ the SQL the broker runs over the union of the workers' answers.
 
 Three plans, chosen by what the query needs:
 - aggregate: COUNT/SUM/MIN/MAX/AVG/COUNT(DISTINCT) with GROUP BY are computed as partial aggregates on
-  each worker (AVG as SUM and COUNT) and merged at the broker; only groups cross process boundaries.
+  each worker (AVG as SUM and COUNT) and merged at the broker; only groups cross process boundaries
+  (aggregate_plan.py).
 - selection: rows matching WHERE, with LIMIT (and ORDER BY on plain columns) pushed to the workers.
-- generic: anything else (windows, other aggregates, DISTINCT): workers return the filtered rows of the
-  referenced columns and the broker runs the whole query over them. Always correct, more data moved.
+- generic: anything else (windows, QUALIFY, samples, percentage limits, DISTINCT, other aggregates):
+  workers return the rows of the referenced columns (filtered by WHERE unless the query samples, since
+  a sample is drawn before WHERE) and the broker runs the whole query over them. Always correct, more
+  data moved.
 Pinot's conventions are applied first: a missing LIMIT becomes LIMIT 10, SUM returns DOUBLE.
+One table, no CTEs, subqueries, joins or table functions, like Pinot's single-stage engine.
 """
 
 from __future__ import annotations
@@ -15,54 +19,73 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import duckdb
-
 from ingestd.errors import QueryError
+from ingestd.query.aggregate_plan import AggregatePlanner, contains_aggregate
 from ingestd.query.plan import QueryPlan
 from ingestd.query.sql_ast import (
     Node,
     column_ref,
+    constant_int,
     expression,
     function_name,
     limit_modifier,
     order_modifier,
     parse_select,
     replace,
-    shape,
     to_sql,
     walk,
+    walk_all,
     with_alias,
 )
 
 DEFAULT_LIMIT = 10
-MATCHED_COLUMN = "__matched"
-_ALL_AGGREGATES = frozenset(
-    name.lower() for (name,) in duckdb.connect().execute(
-        "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'aggregate'"
-    ).fetchall()
-) | {"count_star"}
-_DECOMPOSABLE = {"count_star", "count", "sum", "min", "max", "avg"}
+_PLAIN_MODIFIERS = {"LIMIT_MODIFIER", "ORDER_MODIFIER", "DISTINCT_MODIFIER"}
 
 
 def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
     """`resolve_table(name)` gives the logical table name or None; `columns_of(table)` its columns."""
     node = parse_select(sql)
+    _check_supported(node)
     table = _bind_table(node, resolve_table)
-    if any(n.get("class") == "SUBQUERY" for n in walk(node)):
-        raise QueryError(QueryError.SQL_PARSING, "subqueries are not supported")
     node = _apply_pinot_conventions(node)
+    node = _expand_group_by_all(node)
     columns = list(columns_of(table))
-    planner = _AggregatePlanner(node, columns) if _is_aggregate(node) else None
-    if planner is not None and planner.decomposable():
-        worker, broker, kind = planner.worker_node(), planner.broker_node(), "aggregate"
-    elif planner is None and not _has_distinct(node):
-        worker, broker, kind = _selection_worker_node(node, columns), node, "selection"
-    else:
-        worker, broker, kind = _worker_node(node, _referenced(node, columns), []), node, "generic"
-    if kind == "aggregate":  # the partials count the matching rows as they go: no second scan
-        return QueryPlan(table, kind, to_sql(worker), "", to_sql(broker), to_sql(node), MATCHED_COLUMN)
-    count_sql = to_sql(_worker_node(node, [expression("COUNT(*)")], [])) if node.get("where_clause") else ""
-    return QueryPlan(table, kind, to_sql(worker), count_sql, to_sql(broker), to_sql(node))
+    if _needs_whole_rows(node):
+        return _generic_plan(table, node, columns)
+    if contains_aggregate([node["select_list"], node.get("having")]) or node.get("group_expressions"):
+        planner = AggregatePlanner(node, columns)
+        if not planner.decomposable():
+            return _generic_plan(table, node, columns)
+        return QueryPlan(table, "aggregate", to_sql(planner.worker_node()), "", to_sql(planner.broker_node()),
+                         to_sql(node), planner.matched_column)
+    worker = _selection_worker_node(node, columns)
+    return QueryPlan(table, "selection", to_sql(worker), _count_sql(node), to_sql(node), to_sql(node))
+
+
+def _check_supported(node: Node) -> None:
+    if node.get("cte_map", {}).get("map"):
+        raise QueryError(QueryError.SQL_PARSING, "WITH (common table expressions) is not supported: "
+                         "query the table directly")
+    nested = [n for n in walk_all([node["select_list"], node.get("where_clause"), node.get("having"),
+                                   node.get("qualify"), node.get("modifiers"), node.get("group_expressions")])
+              if n.get("class") == "SUBQUERY" or n.get("type") == "SELECT_NODE"]
+    if nested:
+        raise QueryError(QueryError.SQL_PARSING, "subqueries are not supported")
+    for modifier in node.get("modifiers", []):
+        if modifier["type"] not in _PLAIN_MODIFIERS:
+            raise QueryError(QueryError.SQL_PARSING, f"{modifier['type']} is not supported")
+    limit = limit_modifier(node)
+    if limit is not None:
+        for key in ("limit", "offset"):
+            value = limit.get(key)
+            if value is not None and (constant_int(value) is None or constant_int(value) < 0) and not (
+                    limit.get("limit_type") == "PERCENTAGE" and key == "limit" and _is_number(value)):
+                raise QueryError(QueryError.SQL_PARSING, f"{key.upper()} must be a non-negative integer")
+
+
+def _is_number(expr: Node) -> bool:
+    return expr.get("class") == "CONSTANT" and (expr.get("literal") or {}).get("kind") in ("INTEGER",
+                                                                                         "NUMERIC")
 
 
 def _bind_table(node: Node, resolve_table: Any) -> str:
@@ -82,7 +105,7 @@ def _bind_table(node: Node, resolve_table: Any) -> str:
 
 def _apply_pinot_conventions(node: Node) -> Node:
     def sum_as_double(expr: Node) -> Node | None:
-        if function_name(expr) != "sum":
+        if function_name(expr) != "sum" or expr.get("is_operator"):
             return None
         cast = expression("CAST(0 AS DOUBLE)")
         cast["child"], cast["alias"] = with_alias(expr, ""), expr.get("alias", "")
@@ -96,20 +119,58 @@ def _apply_pinot_conventions(node: Node) -> Node:
     return node
 
 
-def _is_aggregate(node: Node) -> bool:
-    return bool(node.get("group_expressions")) or any(
-        function_name(n) in _ALL_AGGREGATES for n in walk([node["select_list"], node.get("having")])
+def _expand_group_by_all(node: Node) -> Node:
+    """GROUP BY ALL groups by every select item that holds no aggregate: spell those out."""
+    if node.get("aggregate_handling") != "FORCE_AGGREGATES":
+        return node
+    if any(n.get("class") in ("STAR", "WINDOW") for n in walk(node["select_list"])):
+        return node  # the generic plan lets DuckDB expand it
+    expanded = copy.deepcopy(node)
+    groups = [with_alias(item, "") for item in node["select_list"] if not contains_aggregate(item)]
+    expanded.update(aggregate_handling="STANDARD_HANDLING", group_expressions=groups,
+                    group_sets=[list(range(len(groups)))] if groups else [])
+    return expanded
+
+
+def _sample(node: Node) -> Any:
+    return node.get("sample") or (node.get("from_table") or {}).get("sample")
+
+
+def _needs_whole_rows(node: Node) -> bool:
+    """Queries whose answer depends on all rows at once: only the generic plan is correct for them."""
+    limit = limit_modifier(node)
+    clauses = [node["select_list"], node.get("having"), node.get("qualify"), node.get("modifiers")]
+    return bool(
+        node.get("qualify") or _sample(node)
+        or any(m["type"] == "DISTINCT_MODIFIER" for m in node.get("modifiers", []))
+        or (limit is not None and limit.get("limit_type") != "ROW_COUNT")
+        or node.get("aggregate_handling", "STANDARD_HANDLING") != "STANDARD_HANDLING"
+        or len(node.get("group_sets", [])) > 1
+        or any(n.get("class") == "WINDOW" for n in walk(clauses))
     )
 
 
-def _has_distinct(node: Node) -> bool:
-    return any(m["type"] == "DISTINCT_MODIFIER" for m in node.get("modifiers", []))
+def _generic_plan(table: str, node: Node, columns: list[str]) -> QueryPlan:
+    """Workers send the referenced columns of their rows; the broker runs the whole query."""
+    sampled = bool(_sample(node))
+    worker = _worker_node(node, _referenced(node, columns), [])
+    broker = copy.deepcopy(node)
+    if sampled:
+        worker["where_clause"] = None  # a sample is drawn before WHERE: the broker applies both
+    else:
+        broker["where_clause"] = None  # applied once, by the workers
+    return QueryPlan(table, "generic", to_sql(worker), _count_sql(node), to_sql(broker), to_sql(node))
+
+
+def _count_sql(node: Node) -> str:
+    """Each worker's count of rows matching WHERE (numDocsScanned); "" when every row matches."""
+    return to_sql(_worker_node(node, [expression("COUNT(*)")], [])) if node.get("where_clause") else ""
 
 
 def _referenced(node: Node, columns: list[str]) -> list[Node]:
     """Column refs for every schema column the query mentions (all of them for a `*`)."""
     by_lower = {c.lower(): c for c in columns}
-    if any(n.get("class") == "STAR" for n in walk(node)):
+    if any(n.get("class") in ("STAR", "COLUMNS") for n in walk(node)):
         wanted = list(columns)
     else:
         mentioned = {n["column_names"][-1].lower() for n in walk(node) if n.get("class") == "COLUMN_REF"}
@@ -118,17 +179,19 @@ def _referenced(node: Node, columns: list[str]) -> list[Node]:
 
 
 def _worker_node(node: Node, select_list: list[Node], modifiers: list[Node]) -> Node:
+    """`node` reduced to its FROM and WHERE, selecting `select_list`: what a worker runs."""
     worker = copy.deepcopy(node)
     worker.update(select_list=select_list, modifiers=modifiers, group_expressions=[], group_sets=[],
-                  having=None, qualify=None, aggregate_handling="STANDARD_HANDLING")
+                  having=None, qualify=None, sample=None, aggregate_handling="STANDARD_HANDLING")
+    worker["from_table"]["sample"] = None
     return worker
 
 
 def _selection_worker_node(node: Node, columns: list[str]) -> Node:
     """Rows matching WHERE; LIMIT (limit + offset) pushed down, ORDER BY too when it sorts plain columns."""
     limit = limit_modifier(node)
-    total = _constant_int(limit["limit"]) if limit else None
-    offset = _constant_int(limit["offset"]) if limit and limit.get("offset") else 0
+    total = constant_int(limit["limit"]) if limit else None
+    offset = constant_int(limit["offset"]) if limit and limit.get("offset") else 0
     order = order_modifier(node)
     aliases = {item.get("alias", "").lower() for item in node["select_list"]} - {""}
     known = {c.lower() for c in columns}
@@ -143,89 +206,3 @@ def _selection_worker_node(node: Node, columns: list[str]) -> Node:
                     "limit_type": "ROW_COUNT"}
     modifiers = ([copy.deepcopy(order)] if order else []) + [pushed_limit]
     return _worker_node(node, _referenced(node, columns), modifiers)
-
-
-def _constant_int(expr: Node | None) -> int | None:
-    literal = (expr or {}).get("literal") or {}
-    return int(literal["text"]) if literal.get("kind") == "INTEGER" else None
-
-
-class _AggregatePlanner:
-    def __init__(self, node: Node, columns: list[str]) -> None:
-        self.node = node
-        self.columns = {c.lower() for c in columns}
-        self.groups = [self._resolve_group(g) for g in node.get("group_expressions", [])]
-        self.group_index = {shape(g): k for k, g in enumerate(self.groups)}
-        found = [n for n in walk([node["select_list"], node.get("having"), order_modifier(node)])
-                 if function_name(n) in _ALL_AGGREGATES]
-        self.aggregates = list({shape(a): a for a in found}.values())
-
-    def decomposable(self) -> bool:
-        return not _has_distinct(self.node) and len(self.node.get("group_sets", [])) <= 1 and all(
-            function_name(a) in _DECOMPOSABLE and not a.get("filter") and not a["order_bys"]["orders"]
-            and (not a.get("distinct") or function_name(a) == "count")
-            for a in self.aggregates
-        ) and not any(n.get("class") in ("WINDOW", "STAR") for n in walk(self.node["select_list"]))
-
-    def _resolve_group(self, group: Node) -> Node:
-        """GROUP BY 1 and GROUP BY alias name select-list items; resolve them to the expression."""
-        items = self.node["select_list"]
-        position = _constant_int(group)
-        if position is not None and 1 <= position <= len(items):
-            return with_alias(items[position - 1], "")
-        if group.get("class") == "COLUMN_REF" and len(group["column_names"]) == 1:
-            name = group["column_names"][0].lower()
-            if name not in self.columns:
-                for item in items:
-                    if item.get("alias", "").lower() == name:
-                        return with_alias(item, "")
-        return group
-
-    def _partials(self, j: int, agg: Node) -> tuple[list[Node], str]:
-        """The partial aggregates a worker computes for aggregate j, and the broker's merge of them."""
-        name = function_name(agg)
-        p0, p1 = f'"__a{j}_0"', f'"__a{j}_1"'
-        if name == "avg":
-            return [_renamed(agg, "sum"), _renamed(agg, "count")], f"(SUM({p0})::DOUBLE / SUM({p1}))"
-        if name == "count" and agg.get("distinct"):
-            return [_renamed(agg, "list")], f"LEN(LIST_DISTINCT(FLATTEN(LIST({p0}))))::BIGINT"
-        if name in ("count", "count_star"):
-            return [agg], f"COALESCE(SUM({p0}), 0)::BIGINT"
-        return [agg], f"{name.upper()}({p0})"
-
-    def worker_node(self) -> Node:
-        select = [with_alias(g, f"__g{k}") for k, g in enumerate(self.groups)]
-        select.append(with_alias(expression("COUNT(*)"), MATCHED_COLUMN))
-        for j, agg in enumerate(self.aggregates):
-            partials, _ = self._partials(j, agg)
-            select += [with_alias(p, f"__a{j}_{m}") for m, p in enumerate(partials)]
-        worker = _worker_node(self.node, select, [])
-        worker["group_expressions"] = copy.deepcopy(self.groups)
-        worker["group_sets"] = [list(range(len(self.groups)))] if self.groups else []
-        return worker
-
-    def broker_node(self) -> Node:
-        merges = {shape(a): expression(self._partials(j, a)[1]) for j, a in enumerate(self.aggregates)}
-
-        def rewrite(expr: Node) -> Node | None:
-            key = shape(expr)
-            if key in merges:
-                return with_alias(merges[key], expr.get("alias", ""))
-            if key in self.group_index:
-                return column_ref(f"__g{self.group_index[key]}", expr.get("alias", ""))
-            return None
-
-        broker = copy.deepcopy(self.node)
-        for key in ("select_list", "having", "modifiers"):
-            broker[key] = replace(broker.get(key), rewrite)
-        broker["group_expressions"] = [column_ref(f"__g{k}") for k in range(len(self.groups))]
-        broker["where_clause"] = None  # applied by the workers; partials hold no raw columns
-        return broker
-
-
-def _renamed(function: Node, name: str) -> Node:
-    renamed = copy.deepcopy(function)
-    renamed["function_name"] = name
-    renamed["qualified_name"] = {"path": [name]}
-    renamed["distinct"] = function.get("distinct", False) and name == "list"
-    return renamed

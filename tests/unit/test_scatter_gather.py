@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ingestd.config import parse_schema
 from ingestd.devtools.seed import seed_schema
 from ingestd.messages import QueryReply
-from ingestd.query.broker import Broker
+from ingestd.query.broker import Broker, Gathered, QueryContext
 from ingestd.query.engine import ArrowSqlEngine
 from ingestd.query.plan import QueryPlan
 
@@ -51,13 +51,13 @@ class SlicedCluster:
     def table_schema(self, table: str) -> Any:
         return self.slices[0].schema if table == "transcript" else None
 
-    def scatter(self, plan: QueryPlan) -> tuple[list[QueryReply], int]:
+    def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
         self.kinds.append(plan.kind)
         replies = []
         for i, part in enumerate(self.slices):
             result, matched = self.engine.run_part(plan, part)
             replies.append(QueryReply(1, i, result=result, matched_docs=matched, total_docs=part.num_rows))
-        return replies, len(self.slices)
+        return Gathered(replies, len(self.slices))
 
 
 QUERIES = {
@@ -78,6 +78,15 @@ QUERIES = {
     "empty": ("SELECT COUNT(*), SUM(score) FROM transcript WHERE studentID > 1000", "aggregate"),
     "sum_int": ("SELECT subject, SUM(studentID) FROM transcript GROUP BY subject ORDER BY subject",
                 "aggregate"),
+    "window": ("SELECT COUNT(*) OVER () AS n FROM transcript LIMIT 1", "generic"),
+    "qualify": ("SELECT subject, firstName FROM transcript QUALIFY ROW_NUMBER() OVER "
+                "(PARTITION BY subject ORDER BY score DESC, firstName, studentID, \"timestamp\") = 1 "
+                "ORDER BY subject LIMIT 100", "generic"),
+    "case_literals": ("SELECT COUNT(CASE WHEN subject = 'Maths' THEN 1 END), "
+                      "COUNT(CASE WHEN subject = 'MATHS' THEN 1 END) FROM transcript", "aggregate"),
+    "group_by_all": ("SELECT subject, COUNT(*) FROM transcript GROUP BY ALL ORDER BY ALL LIMIT 100",
+                     "aggregate"),
+    "distinct_limit": ("SELECT DISTINCT gender FROM transcript ORDER BY gender LIMIT 1", "generic"),
 }
 
 
@@ -130,3 +139,8 @@ def test_unknown_column_and_table_and_non_select_are_pinot_errors() -> None:
     assert broker.execute("SELECT 1 FROM other")["exceptions"][0]["errorCode"] == 190
     assert broker.execute("DROP TABLE transcript")["exceptions"][0]["errorCode"] == 150
     assert broker.execute("SELECT * FROM read_csv('/etc/passwd')")["exceptions"][0]["errorCode"] == 150
+    cte = "WITH transcript AS (SELECT 42 AS studentID) SELECT studentID FROM transcript"
+    assert broker.execute(cte)["exceptions"][0]["errorCode"] == 150
+    subquery = "SELECT * FROM transcript WHERE studentID IN (SELECT 1)"
+    assert broker.execute(subquery)["exceptions"][0]["errorCode"] == 150
+    assert broker.execute("SELECT * FROM transcript LIMIT studentID")["exceptions"][0]["errorCode"] == 150

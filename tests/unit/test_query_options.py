@@ -1,0 +1,44 @@
+"""Pinot's query options: SET prefixes, OPTION suffixes and the body's queryOptions, split with DuckDB's
+tokenizer so that literals and comments holding `;` or `OPTION(` are left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingestd.errors import QueryError
+from ingestd.query.options import parse_request
+
+
+def test_set_prefixes_and_option_suffix_are_removed_and_read() -> None:
+    request = parse_request("SET timeoutMs = 250; SET useMultistageEngine=true; "
+                            "SELECT COUNT(*) FROM t OPTION(timeoutMs=300, skipUpsert=true);")
+    assert request.sql == "SELECT COUNT(*) FROM t"
+    assert request.options == {"timeoutms": "300", "usemultistageengine": "true", "skipupsert": "true"}
+    assert request.timeout_ms(10_000) == 300  # the suffix, written last, wins
+
+
+def test_semicolons_and_option_inside_literals_and_comments_are_not_syntax() -> None:
+    sql = "SELECT 'a;b', 'OPTION(timeoutMs=1)' FROM t WHERE x = ';' -- OPTION(timeoutMs=2)\n LIMIT 3"
+    request = parse_request(sql)
+    assert request.options == {}
+    assert request.sql.startswith("SELECT 'a;b', 'OPTION(timeoutMs=1)' FROM t WHERE x = ';'")
+
+
+def test_body_options_are_read_and_the_sql_text_overrides_them() -> None:
+    request = parse_request("SELECT 1 FROM t OPTION(timeoutMs = '50')", "timeoutMs=900; a = b")
+    assert request.options == {"timeoutms": "50", "a": "b"}
+    assert parse_request("SELECT 1 FROM t", {"timeoutMs": 70}).timeout_ms(10) == 70
+    assert parse_request("SELECT 1 FROM t").timeout_ms(1234) == 1234
+
+
+@pytest.mark.parametrize("sql, options", [
+    ("SET timeoutMs 5; SELECT 1 FROM t", None),
+    ("SELECT 1 FROM t OPTION(timeoutMs)", None),
+    ("SELECT 1 FROM t", "justakey"),
+    ("SELECT 1 FROM t OPTION(timeoutMs=abc)", None),
+    ("SELECT 1 FROM t OPTION(timeoutMs=0)", None),
+])
+def test_malformed_options_are_parsing_errors(sql: str, options: str | None) -> None:
+    with pytest.raises(QueryError) as raised:
+        parse_request(sql, options).timeout_ms(10_000)
+    assert raised.value.code == QueryError.SQL_PARSING
