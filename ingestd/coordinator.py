@@ -1,7 +1,7 @@
 """The coordinator: table lifecycle, partition assignment, worker supervision, and the scatter side of
 queries. It holds metadata only; all data lives in the workers.
 
-Its background threads (reply reader, supervisor, stream probe) catch every error: a failure is
+Its background threads (supervisor, stream probe, a reply reader per worker) catch every error: a failure is
 logged, recorded against the table it concerns (shown in that table's status), and the loop goes on.
 One bad table can never stop the others from being assigned or dead workers from being restarted.
 """
@@ -9,7 +9,6 @@ One bad table can never stop the others from being assigned or dead workers from
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import threading
 import time
@@ -65,9 +64,8 @@ class Coordinator:
         threads, memory_mb = self.settings.query.duckdb_limits(self.settings.worker_count + 1)
         self._pool = WorkerPool(self.settings.worker_count, WorkerOptions(
             str(self.settings.data_dir), self.settings.log_level, self.settings.query.threads_per_worker,
-            threads, memory_mb))
-        loops = {"reply-reader": (self._read_replies, 0.0),
-                 "supervisor": (self._supervise, SUPERVISE_INTERVAL_S),
+            threads, memory_mb), self._on_reply)
+        loops = {"supervisor": (self._supervise, SUPERVISE_INTERVAL_S),
                  "stream-probe": (self._probe_streams, STREAM_PROBE_INTERVAL_S)}
         for name, (step, interval) in loops.items():
             thread = threading.Thread(target=self._forever, args=(name, step, interval), name=name,
@@ -96,8 +94,7 @@ class Coordinator:
                 step()
             except Exception:
                 log.exception("coordinator %s: unexpected error; continuing", name)
-            if interval_s:
-                self._stopping.wait(interval_s)
+            self._stopping.wait(interval_s)
 
     # tables ----------------------------------------------------------------------------------
     def add_schema(self, raw: Any) -> Schema:
@@ -162,11 +159,8 @@ class Coordinator:
         return table_status(spec, view)
 
     # background steps ------------------------------------------------------------------------
-    def _read_replies(self) -> None:
-        try:
-            message = self.pool.replies.get(timeout=0.5)
-        except (queue.Empty, OSError, EOFError, ValueError):
-            return
+    def _on_reply(self, message: object) -> None:
+        """A worker's message (called on that worker's reply thread)."""
         if isinstance(message, WorkerStatus):
             with self._lock:
                 self._status[message.worker_id] = message

@@ -1,10 +1,19 @@
-"""The coordinator's worker processes: spawn, send commands, notice deaths, restart with back-off."""
+"""The coordinator's worker processes: spawn, send commands, receive replies, notice deaths, restart
+with back-off.
+
+Each worker has a command queue and a reply queue of its own, read by a thread of its own: a worker
+killed in the middle of a write (kill -9 while it holds the queue's lock) can only ever block its own
+queue, which its replacement does not reuse — never another worker's replies.
+"""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +33,7 @@ class WorkerHandle:
     worker_id: int
     process: Any
     commands: Any
+    replies: Any
     started: float = field(default_factory=time.monotonic)
     restarts: int = 0
     next_restart: float = 0.0
@@ -31,19 +41,38 @@ class WorkerHandle:
 
 
 class WorkerPool:
-    def __init__(self, count: int, options: WorkerOptions) -> None:
+    def __init__(self, count: int, options: WorkerOptions, on_reply: Callable[[object], None]) -> None:
         self._options = options
-        self.replies: Any = _CONTEXT.Queue()
+        self._on_reply = on_reply
+        self._stopping = threading.Event()
         self.workers = [self._spawn(i) for i in range(count)]
 
     def _spawn(self, worker_id: int, restarts: int = 0) -> WorkerHandle:
-        commands = _CONTEXT.Queue()
+        commands, replies = _CONTEXT.Queue(), _CONTEXT.Queue()
         process = _CONTEXT.Process(
             target=worker_main, name=f"ingestd-worker-{worker_id}", daemon=True,
-            args=(worker_id, self._options, commands, self.replies),
+            args=(worker_id, self._options, commands, replies),
         )
         process.start()
-        return WorkerHandle(worker_id, process, commands, restarts=restarts)
+        threading.Thread(target=self._read_replies, args=(worker_id, process, replies),
+                         name=f"replies-{worker_id}", daemon=True).start()
+        return WorkerHandle(worker_id, process, commands, replies, restarts=restarts)
+
+    def _read_replies(self, worker_id: int, process: Any, replies: Any) -> None:
+        """Hand each reply of one worker process to `on_reply` until the process is gone and drained."""
+        while not self._stopping.is_set():
+            try:
+                message = replies.get(timeout=0.5)
+            except queue.Empty:
+                if not process.is_alive():
+                    return
+                continue
+            except (OSError, EOFError, ValueError):
+                return
+            try:
+                self._on_reply(message)
+            except Exception:
+                log.exception("worker %d: cannot handle reply %r", worker_id, type(message).__name__)
 
     def send(self, worker_id: int, command: object) -> None:
         self.workers[worker_id].commands.put(command)
@@ -84,6 +113,7 @@ class WorkerPool:
                 "lastExitCode": handle.last_exit_code}
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
         for handle in self.workers:
             if handle.process.is_alive():
                 handle.commands.put(Shutdown())
@@ -95,4 +125,4 @@ class WorkerPool:
                 handle.process.terminate()
                 handle.process.join(2)
             handle.commands.close()
-        self.replies.close()
+            handle.replies.close()
