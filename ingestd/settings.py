@@ -34,7 +34,7 @@ _CORES = os.cpu_count() or 1
 @dataclass(frozen=True)
 class QuerySettings:
     timeout_ms: int = 10_000  # Pinot's broker default (pinot.broker.timeoutMs)
-    max_concurrent: int = 16  # queries running at once; 4× as many may wait for a slot, more are "busy"
+    max_concurrent: int = 16  # queries running at once; 4 times as many may wait for a slot, more are "busy"
     threads_per_worker: int = 4  # query threads in each worker process (ingestion has its own thread)
     duckdb_threads: int = 0  # DuckDB threads per process; 0: cores shared among the processes
     duckdb_memory_limit_mb: int = 0  # DuckDB memory per process; 0: half the RAM shared among processes

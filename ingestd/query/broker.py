@@ -8,6 +8,7 @@ wrote is evaluated in the coordinator except the merge over the workers' answers
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from ingestd.query.planner import plan_query
 from ingestd.query.response import error_response, result_table
 from ingestd.rendezvous import new_request_id
 
+log = logging.getLogger(__name__)
 REPLY_GRACE_S = 1.0  # workers interrupt themselves at the deadline; their answer may take this long
 
 
@@ -88,6 +90,10 @@ class Broker:
             return self._execute(request.sql, context, started, timeout_ms)
         except QueryError as exc:
             return error_response(exc.code, str(exc), _elapsed_ms(started), context.request_id)
+        except Exception as exc:  # a bug of ours: the client still gets an answer, the log the traceback
+            log.exception("query %d failed: %s", context.request_id, sql[:200])
+            return error_response(QueryError.QUERY_EXECUTION, f"{type(exc).__name__}: {exc}",
+                                  _elapsed_ms(started), context.request_id)
         finally:
             self._engine.forget_interrupted(context.request_id)
 
@@ -115,8 +121,10 @@ class Broker:
 
         plan = plan_query(sql, resolve, lambda table: schemas[table].names)
         table_schema = schemas[plan.table]
-        prepared = _Prepared(plan, table_schema,
-                             self._engine.result_schema(plan.pinot_sql, plan.table, table_schema))
+        typed = self._engine.result_schema(plan.pinot_sql, plan.table, table_schema)
+        named = self._engine.result_schema(plan.named_sql, plan.table, table_schema)
+        prepared = _Prepared(plan, table_schema, pa.schema(
+            [pa.field(name, field_.type) for name, field_ in zip(named.names, typed, strict=True)]))
         with self._lock:
             self._prepared[sql] = prepared
             if len(self._prepared) > self.PLAN_CACHE_SIZE:

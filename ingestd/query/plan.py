@@ -13,5 +13,6 @@ class QueryPlan:
     worker_sql: str  # each worker, over its segments registered as `table`
     count_sql: str  # each worker: rows matching WHERE (numDocsScanned); "" when known without a scan
     broker_sql: str  # the broker, over the workers' answers registered as `table`
-    pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (names and types)
+    pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (the answer's types)
+    named_sql: str  # the user's query as written, over the raw table (the answer's column names)
     matched_column: str = ""  # aggregates: worker_sql's per-group COUNT(*), summed for numDocsScanned

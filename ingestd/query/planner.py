@@ -47,19 +47,20 @@ def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
     node = parse_select(sql)
     _check_supported(node)
     table = _bind_table(node, resolve_table)
+    named = to_sql(node)
     node = _apply_pinot_conventions(node)
     node = _expand_group_by_all(node)
     columns = list(columns_of(table))
     if _needs_whole_rows(node):
-        return _generic_plan(table, node, columns)
+        return _generic_plan(table, node, columns, named)
     if contains_aggregate([node["select_list"], node.get("having")]) or node.get("group_expressions"):
         planner = AggregatePlanner(node, columns)
         if not planner.decomposable():
-            return _generic_plan(table, node, columns)
+            return _generic_plan(table, node, columns, named)
         return QueryPlan(table, "aggregate", to_sql(planner.worker_node()), "", to_sql(planner.broker_node()),
-                         to_sql(node), planner.matched_column)
+                         to_sql(node), named, planner.matched_column)
     worker = _selection_worker_node(node, columns)
-    return QueryPlan(table, "selection", to_sql(worker), _count_sql(node), to_sql(node), to_sql(node))
+    return QueryPlan(table, "selection", to_sql(worker), _count_sql(node), to_sql(node), to_sql(node), named)
 
 
 def _check_supported(node: Node) -> None:
@@ -105,7 +106,8 @@ def _bind_table(node: Node, resolve_table: Any) -> str:
 
 def _apply_pinot_conventions(node: Node) -> Node:
     def sum_as_double(expr: Node) -> Node | None:
-        if function_name(expr) != "sum" or expr.get("is_operator"):
+        windowed_sum = expr.get("class") == "WINDOW" and str(expr.get("function_name", "")).lower() == "sum"
+        if function_name(expr) != "sum" and not windowed_sum:
             return None
         cast = expression("CAST(0 AS DOUBLE)")
         cast["child"], cast["alias"] = with_alias(expr, ""), expr.get("alias", "")
@@ -150,7 +152,7 @@ def _needs_whole_rows(node: Node) -> bool:
     )
 
 
-def _generic_plan(table: str, node: Node, columns: list[str]) -> QueryPlan:
+def _generic_plan(table: str, node: Node, columns: list[str], named: str) -> QueryPlan:
     """Workers send the referenced columns of their rows; the broker runs the whole query."""
     sampled = bool(_sample(node))
     worker = _worker_node(node, _referenced(node, columns), [])
@@ -159,7 +161,7 @@ def _generic_plan(table: str, node: Node, columns: list[str]) -> QueryPlan:
         worker["where_clause"] = None  # a sample is drawn before WHERE: the broker applies both
     else:
         broker["where_clause"] = None  # applied once, by the workers
-    return QueryPlan(table, "generic", to_sql(worker), _count_sql(node), to_sql(broker), to_sql(node))
+    return QueryPlan(table, "generic", to_sql(worker), _count_sql(node), to_sql(broker), to_sql(node), named)
 
 
 def _count_sql(node: Node) -> str:

@@ -35,7 +35,8 @@ def test_wide_integers_and_decimals_are_big_decimal_strings() -> None:
     document = answer("SELECT 170141183460469231731687303715884105727::HUGEINT AS h, "
                       "18446744073709551615::UBIGINT AS u, 1.25::DECIMAL(10, 2) AS d, 7::UTINYINT AS small")
     assert document["dataSchema"]["columnDataTypes"] == ["BIG_DECIMAL", "BIG_DECIMAL", "BIG_DECIMAL", "INT"]
-    assert document["rows"] == [["170141183460469231731687303715884105727", "18446744073709551615", "1.25", 7]]
+    assert document["rows"] == [
+        ["170141183460469231731687303715884105727", "18446744073709551615", "1.25", 7]]
 
 
 def test_pinot_types_and_special_floats() -> None:
