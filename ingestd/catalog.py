@@ -3,13 +3,23 @@
 Files are replaced atomically (temp, fsync, rename, fsync dir) so a crash never leaves half a config.
 A table gets a fresh uid each time it is created: its data lives under that uid, so a table that is
 deleted and created again starts from nothing.
+
+Configs arrive over HTTP and are untrusted. A table config is checked against the client-property
+policy (stream/kafka_properties.py, with the server's `allowed_file_dirs`) when it is uploaded and
+when it is restored at start (a stored config the policy now refuses is logged and skipped, never
+handed to librdkafka). On upload its stream clients are also built once and closed, so what librdkafka
+rejects is a 400 rather than a table that can never consume; a stored config librdkafka has come to
+reject (a new librdkafka) is still restored, and its status shows the error.
+The metadata directory is private to the server's user: stored configs hold stream credentials.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +30,22 @@ from ingestd.durable import replace_atomically
 from ingestd.errors import Conflict, IngestdError, NotFound
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.paths import DataPaths
+from ingestd.stream.kafka_properties import probe_clients
 
 log = logging.getLogger(__name__)
 
 
 class Catalog:
-    def __init__(self, paths: DataPaths) -> None:
+    def __init__(self, paths: DataPaths, allowed_file_dirs: Sequence[Path] = ()) -> None:
         self._paths = paths
+        self.allowed_file_dirs = tuple(allowed_file_dirs)  # Settings.allowed_file_dirs
         self._lock = threading.Lock()
         self.schemas: dict[str, Schema] = {}
         self.tables: dict[str, TableSpec] = {}
 
     def load(self) -> None:
         """Restore what was uploaded before; a stored file that no longer parses is logged and skipped."""
+        _make_private(self._paths.schemas.parent)
         for path in sorted(self._paths.schemas.glob("*.json")):
             try:
                 schema = parse_schema(orjson.loads(path.read_bytes()))
@@ -42,9 +55,8 @@ class Catalog:
         for path in sorted(self._paths.tables.glob("*.json")):
             try:
                 stored = orjson.loads(path.read_bytes())
-                config = parse_table_config(stored["config"], self.schemas)
-                schema = self.schemas[config.schema_name]
-                self.tables[config.name] = TableSpec(config, schema, stored["uid"])
+                config = parse_table_config(stored["config"], self.schemas, self.allowed_file_dirs)
+                self.tables[config.name] = TableSpec(config, self.schemas[config.schema_name], stored["uid"])
             except (IngestdError, orjson.JSONDecodeError, KeyError) as exc:
                 log.error("cannot restore table %s: %s", path, exc)
 
@@ -70,10 +82,11 @@ class Catalog:
 
     def put_table(self, raw: Any) -> TableSpec:
         with self._lock:
-            config = parse_table_config(raw, self.schemas)
+            config = parse_table_config(raw, self.schemas, self.allowed_file_dirs)
             if config.name in self.tables:
                 raise Conflict(f"table {config.name}_REALTIME already exists")
             spec = TableSpec(config, self.schemas[config.schema_name], uuid.uuid4().hex)
+            probe_clients(spec.consumer_factory(), config.stream)
             _write_json(self._paths.tables / f"{config.name}.json", {"uid": spec.uid, "config": raw})
             self.tables[config.name] = spec
         return spec
@@ -94,4 +107,12 @@ class Catalog:
 
 
 def _write_json(path: Path, document: Any) -> None:
+    _make_private(path.parent.parent)
     replace_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
+
+def _make_private(directory: Path) -> None:
+    """Only the server's user may enter `directory` (stored table configs hold stream credentials)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        os.chmod(directory, 0o700)

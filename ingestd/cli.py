@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import httpx
 import orjson
 
-from ingestd.errors import ConfigError
+from ingestd.errors import ConfigError, IngestdError
 
 DEFAULT_URL = "http://127.0.0.1:9000"
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def auth_options(command: _Command) -> _Command:
+    """--user/--password (HTTP Basic) or --token (Bearer), also from INGESTD_USER, INGESTD_PASSWORD,
+    INGESTD_TOKEN: the environment keeps a secret out of the process list."""
+    options = [
+        click.option("--user", envvar="INGESTD_USER", show_envvar=True, help="User for HTTP Basic auth."),
+        click.option("--password", envvar="INGESTD_PASSWORD", show_envvar=True,
+                     help="Password for HTTP Basic auth (prefer the environment variable)."),
+        click.option("--token", envvar="INGESTD_TOKEN", show_envvar=True,
+                     help="Bearer token (prefer the environment variable)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def credentials(user: str | None, password: str | None, token: str | None) -> dict[str, Any]:
+    """httpx request arguments that authenticate as asked (none when nothing is given)."""
+    if token and (user or password):
+        raise click.UsageError("give --token or --user/--password, not both")
+    if token:
+        return {"headers": {"Authorization": f"Bearer {token}"}}
+    if bool(user) != bool(password):
+        raise click.UsageError("--user and --password go together")
+    return {"auth": (user, password)} if user and password else {}
 
 
 @click.group()
@@ -33,26 +61,33 @@ def start(config_path: str) -> None:
         settings = load_settings(config_path)
     except ConfigError as exc:
         raise click.ClickException(f"bad config {config_path}: {exc}") from exc
-    run_server(settings)
+    try:
+        run_server(settings)
+    except IngestdError as exc:  # the data_dir is held by another server
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command("add-table")
 @click.option("--schema-file", required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--table-config-file", required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--url", default=DEFAULT_URL, show_default=True, help="The ingestd server.")
-def add_table(schema_file: str, table_config_file: str, url: str) -> None:
+@auth_options
+def add_table(schema_file: str, table_config_file: str, url: str, user: str | None, password: str | None,
+              token: str | None) -> None:
     """Upload a schema and a REALTIME table config (like `pinot-admin.sh AddTable -exec`)."""
+    auth = credentials(user, password, token)
     for path, route in ((schema_file, "/schemas"), (table_config_file, "/tables")):
-        answer = _call("POST", url + route, content=Path(path).read_bytes())
+        answer = _call("POST", url + route, content=Path(path).read_bytes(), **auth)
         click.echo(answer.get("status", answer))
 
 
 @main.command()
 @click.argument("sql")
 @click.option("--url", default=DEFAULT_URL, show_default=True, help="The ingestd server.")
-def query(sql: str, url: str) -> None:
+@auth_options
+def query(sql: str, url: str, user: str | None, password: str | None, token: str | None) -> None:
     """Run a SQL query and print the result as a table."""
-    answer = _call("POST", url + "/query/sql", json={"sql": sql})
+    answer = _call("POST", url + "/query/sql", json={"sql": sql}, **credentials(user, password, token))
     for error in answer.get("exceptions", []):
         click.echo(f"error {error['errorCode']}: {error['message']}", err=True)
     if "resultTable" not in answer:

@@ -45,7 +45,7 @@ class Coordinator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.paths = DataPaths(settings.data_dir)
-        self.catalog = Catalog(self.paths)
+        self.catalog = Catalog(self.paths, settings.allowed_file_dirs)
         self._rendezvous = Rendezvous()
         self._probe = StreamProbe()
         self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}

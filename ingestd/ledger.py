@@ -7,20 +7,34 @@ checkpoint: the partition resumes from that record's end offset.
 Frame: 4-byte big-endian payload length, 4-byte big-endian CRC32 of the payload, JSON payload.
 Reading stops at the first frame that is short or fails its CRC (a torn write from a crash);
 `recover()` truncates the file there so the next append starts on a clean boundary.
+
+Single writer, enforced: an OffsetLedger holds an exclusive flock on its file for as long as it lives
+(`close()`, or garbage collection, releases it; the kernel releases it when the process dies, kill -9
+included). A writer in another process waits up to LOCK_WAIT_S (a killed predecessor may still be
+exiting) and then fails with LedgerLocked naming the holder's pid. Within one process the OffsetLedgers
+of one file share the lock: a worker owns each partition once, and an in-process "restart" (a new
+ledger while the old object is not yet collected) must not lock itself out. `rewrite()` locks the
+new file before renaming it over the old one, so the path never names an unlocked ledger.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import struct
+import threading
+import time
+import weakref
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from ingestd.durable import fsync_directory, replace_atomically
+from ingestd.durable import fsync_directory
+from ingestd.errors import IngestdError
 from ingestd.segment.metadata import SegmentMetadata
 
 log = logging.getLogger(__name__)
@@ -28,6 +42,11 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">II")
 MAX_RECORD_BYTES = 1 << 20
 LEDGER_COMPACT_BYTES = 1 << 20  # past this, a ledger that holds retired records is rewritten
+LOCK_WAIT_S = 2.0
+
+
+class LedgerLocked(IngestdError):
+    """Another process is writing this ledger."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +94,20 @@ def read_ledger(path: Path) -> LedgerScan:
 
 
 class OffsetLedger:
-    """The single writer's handle on one partition's ledger file."""
+    """The single writer's handle on one partition's ledger file (holds its flock while it lives)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, wait_s: float = LOCK_WAIT_S) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock: _WriterLock | None = _writer_lock(path, wait_s)
+
+    def close(self) -> None:
+        """Stop writing: the flock goes when no other OffsetLedger of this process shares it."""
+        self._lock = None
 
     def recover(self) -> list[SegmentMetadata]:
         """Read the ledger, truncating a torn or corrupt tail (logged), and return its records."""
+        self._check_open()
         result = read_ledger(self.path)
         if result.torn:
             log.warning("ledger %s: dropping %d bytes of torn/corrupt tail after %d good records",
@@ -94,6 +119,7 @@ class OffsetLedger:
 
     def append(self, record: SegmentMetadata) -> None:
         """Append one record and fsync it; on failure, cut the file back so no torn frame remains."""
+        self._check_open()
         frame = encode_record(record)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         size_before = os.fstat(fd).st_size
@@ -117,8 +143,87 @@ class OffsetLedger:
             return 0
 
     def rewrite(self, records: list[SegmentMetadata]) -> None:
-        """Atomically replace the ledger with `records` (write temp, fsync, rename, fsync dir)."""
-        replace_atomically(self.path, b"".join(encode_record(record) for record in records))
+        """Atomically replace the ledger with `records` (write temp, fsync, rename, fsync dir); the
+        temp file is locked first, so the lock carries over to the new ledger."""
+        lock = self._check_open()
+        temp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                handle.write(b"".join(encode_record(record) for record in records))
+            os.fsync(fd)
+            os.replace(temp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        lock.swap(fd)
+        fsync_directory(self.path.parent)
+
+    def _check_open(self) -> _WriterLock:
+        if self._lock is None:
+            raise ValueError(f"ledger {self.path} is closed")
+        return self._lock
+
+
+class _WriterLock:
+    """This process's flock on one ledger path (an open descriptor of the file the path names)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def swap(self, fd: int) -> None:
+        """Hold `fd` (already locked: the file now at the path) and drop the replaced file's."""
+        old, self.fd = self.fd, fd
+        os.close(old)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+_writer_locks: weakref.WeakValueDictionary[str, _WriterLock] = weakref.WeakValueDictionary()
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(path: Path, wait_s: float) -> _WriterLock:
+    key = os.path.abspath(path)
+    with _writer_locks_guard:
+        shared = _writer_locks.get(key)
+        if shared is not None:
+            return shared
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _flock_holder(fd)
+                    os.close(fd)
+                    raise LedgerLocked(f"ledger {path} is being written by another process (pid {holder}): "
+                                       "a partition has one writer; is a second server or an orphaned "
+                                       "worker running on this data_dir?") from None
+                time.sleep(0.05)
+        lock = _WriterLock(fd)
+        _writer_locks[key] = lock
+        return lock
+
+
+def _flock_holder(fd: int) -> str:
+    """The pid holding a flock on `fd`'s file, from /proc/locks (Linux); "unknown" elsewhere."""
+    status = os.fstat(fd)
+    device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    try:
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                if "FLOCK" in fields and device in fields:
+                    return fields[fields.index(device) - 1]
+    except OSError:
+        return "unknown"
+    return "unknown"
 
 
 def _truncate_quietly(fd: int, length: int) -> None:

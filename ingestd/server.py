@@ -3,6 +3,9 @@
 uvicorn owns the main thread and turns SIGINT/SIGTERM into a clean shutdown; the coordinator then
 stops its workers, each closing its consumers. Sealed data is already durable at that point; the
 unsealed tail is consumed again on the next start.
+
+Before anything else the server takes the data_dir's lock (data_dir_lock.py): a second server on the
+same data_dir exits non-zero at once, naming the holder's pid.
 """
 
 from __future__ import annotations
@@ -17,25 +20,29 @@ import uvicorn
 
 from ingestd.api.app import create_app
 from ingestd.coordinator import Coordinator
+from ingestd.data_dir_lock import hold_data_dir
 from ingestd.logs import configure_logging
-from ingestd.settings import Settings
+from ingestd.settings import Settings, warn_if_exposed
 
 log = logging.getLogger(__name__)
 
 
 def run_server(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; raises DataDirLocked when another server holds the data_dir."""
     configure_logging(settings.log_level, "coordinator")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    coordinator = Coordinator(settings)
-    coordinator.start()
-    try:
-        config = uvicorn.Config(create_app(coordinator), host=settings.http_host, port=settings.http_port,
-                                log_config=None, access_log=False)
-        _Server(config).run()
-    finally:
-        log.info("stopping workers")
-        coordinator.stop()
-        log.info("stopped")
+    with hold_data_dir(settings.data_dir):
+        warn_if_exposed(settings, log)
+        coordinator = Coordinator(settings)
+        coordinator.start()
+        try:
+            config = uvicorn.Config(create_app(coordinator), host=settings.http_host,
+                                    port=settings.http_port, log_config=None, access_log=False)
+            _Server(config).run()
+        finally:
+            log.info("stopping workers")
+            coordinator.stop()
+            log.info("stopped")
 
 
 class _Server(uvicorn.Server):

@@ -13,18 +13,21 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from ingestd.api.access import install_access_control
 from ingestd.api.query_routes import add_query_routes
 from ingestd.coordinator import Coordinator
 from ingestd.errors import ConfigError, Conflict, NotFound
 from ingestd.query.admission import QueryAdmission
 from ingestd.query.broker import Broker
 from ingestd.query.engine import ArrowSqlEngine
+from ingestd.redact import mask_secrets
 from ingestd.segments_view import segment_metadata, segment_names
 
 
 def create_app(coordinator: Coordinator) -> FastAPI:
     app = FastAPI(title="ingestd", version="0.1.0")
     settings = coordinator.settings
+    install_access_control(app, settings)
     query = settings.query
     engine = ArrowSqlEngine(*query.duckdb_limits(settings.worker_count + 1))
     broker = Broker(coordinator, engine, query.timeout_ms, query.max_sql_bytes)
@@ -79,7 +82,7 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.get("/tables/{name}")
     def get_table(name: str) -> dict[str, Any]:
-        return {"REALTIME": catalog.table(name).config.raw}
+        return {"REALTIME": mask_secrets(catalog.table(name).config.raw)}
 
     @app.delete("/tables/{name}")
     def delete_table(name: str) -> dict[str, str]:

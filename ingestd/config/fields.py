@@ -75,7 +75,28 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+MAX_NAME_BYTES = 255  # a column name (UTF-8)
+# Table and schema names become file names: `<schema>.json`, and a segment file
+# `.sealing-<table>__<partition>__<sequence>__<yyyyMMddTHHmmZ>.arrow` must fit the usual 255-byte limit.
+MAX_IDENTIFIER_BYTES = 150
+
+
+def check_name(name: str, path: str, max_bytes: int = MAX_NAME_BYTES) -> None:
+    """Any name (table, schema, column): non-empty, printable, at most `max_bytes` bytes of UTF-8."""
+    if not name:
+        raise ConfigError(path, "must not be empty")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        raise ConfigError(path, f"must not contain NUL or other control characters, got {name!r}")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigError(path, f"must be valid Unicode, got {name!r}") from None
+    if size > max_bytes:
+        raise ConfigError(path, f"must be at most {max_bytes} bytes long (UTF-8), got {size} bytes")
+
+
 def check_identifier(name: str, path: str) -> None:
     """Names become file and segment names (`table__partition__seq__time`): keep them safe."""
+    check_name(name, path, MAX_IDENTIFIER_BYTES)
     if "__" in name or "/" in name or name.startswith("."):
         raise ConfigError(path, f"must not contain '__' or '/' or start with '.', got {name!r}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ingestd.config.fields import (
     check_identifier,
+    check_name,
     join,
     optional_bool,
     optional_list,
@@ -133,6 +134,7 @@ def parse_schema(raw: Any) -> Schema:
 
 def _parse_field(item: Mapping[str, Any], path: str, role: FieldRole) -> FieldSpec:
     name = require_str(item, "name", path)
+    check_name(name, join(path, "name"))
     type_name = require_str(item, "dataType", path).upper()
     try:
         data_type = DataType(type_name)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ingestd.config.fields import (
     check_identifier,
+    check_name,
     join,
     optional_list,
     optional_mapping,
@@ -26,6 +28,8 @@ from ingestd.plugins import (
     resolve_decoder,
     resolve_stream_factory,
 )
+from ingestd.redact import scrub, secret_values
+from ingestd.stream.kafka_properties import check_client_properties
 
 DEFAULT_FLUSH_ROWS = 5_000_000
 DEFAULT_FLUSH_TIME_MS = 6 * 3_600_000
@@ -73,6 +77,8 @@ class StreamConfig:
     offset_reset: OffsetReset
     client_properties: Mapping[str, str]
     flush: FlushThresholds
+    property_paths: Mapping[str, str] = field(default_factory=dict)  # client property → its key path
+    configs_path: str = "tableIndexConfig.streamConfigs"  # where the stream configs are in the table config
 
 
 @dataclass(frozen=True)
@@ -87,13 +93,31 @@ class TableConfig:
     no_dictionary_columns: frozenset[str] = frozenset()
 
 
-def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = None) -> TableConfig:
-    """Validate a REALTIME table config; with `schema_lookup`, also check it against its schema."""
+def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = None,
+                       allowed_file_dirs: Sequence[Path] = ()) -> TableConfig:
+    """Validate a REALTIME table config; with `schema_lookup`, also check it against its schema.
+
+    `allowed_file_dirs`: where librdkafka file-path properties may point (the server's
+    `[security] allowed_file_dirs`); none by default. A message never quotes a secret-bearing value."""
+    try:
+        return _parse_table_config(raw, schema_lookup, allowed_file_dirs)
+    except ConfigError as exc:
+        cleaned = scrub(exc.problem, secret_values(raw))
+        if cleaned == exc.problem:
+            raise
+        raise ConfigError(exc.path, cleaned) from None
+
+
+def _parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None,
+                        allowed_file_dirs: Sequence[Path]) -> TableConfig:
     doc = require_mapping(raw, "tableConfig")
     name = require_str(doc, "tableName", "")
     if name.endswith("_REALTIME"):
         name = name[: -len("_REALTIME")]
     check_identifier(name, "tableName")
+    if name.endswith(("_REALTIME", "_OFFLINE")):
+        raise ConfigError("tableName", f"must not end in _REALTIME or _OFFLINE once its type suffix is "
+                          f"removed, got {name!r}")
     table_type = require_str(doc, "tableType", "").upper()
     if table_type == "OFFLINE":
         raise NotSupportedYet("tableType", "OFFLINE (batch) tables")
@@ -102,18 +126,22 @@ def parse_table_config(raw: Any, schema_lookup: Mapping[str, Schema] | None = No
     segments = optional_mapping(doc, "segmentsConfig", "")
     index = optional_mapping(doc, "tableIndexConfig", "")
     schema_name = optional_str(segments, "schemaName", "segmentsConfig") or name
+    check_identifier(schema_name, "segmentsConfig.schemaName")
     time_column = require_str(segments, "timeColumnName", "segmentsConfig")
+    check_name(time_column, "segmentsConfig.timeColumnName")
     _reject_unsupported_ingestion(optional_mapping(doc, "ingestionConfig", ""))
+    no_dictionary = [str(c) for c in optional_list(index, "noDictionaryColumns", "tableIndexConfig")]
+    for position, column in enumerate(no_dictionary):
+        check_name(column, f"tableIndexConfig.noDictionaryColumns[{position}]")
     table = TableConfig(
         name=name,
         schema_name=schema_name,
         time_column=time_column,
         load_mode=_parse_load_mode(index),
-        stream=_parse_stream(*_locate_stream_configs(doc)),
+        stream=_parse_stream(*_locate_stream_configs(doc), allowed_file_dirs),
         raw=dict(doc),
         retention_ms=_parse_retention(segments),
-        no_dictionary_columns=frozenset(
-            str(c) for c in optional_list(index, "noDictionaryColumns", "tableIndexConfig")),
+        no_dictionary_columns=frozenset(no_dictionary),
     )
     if schema_lookup is not None:
         check_against_schema(table, schema_lookup)
@@ -175,7 +203,7 @@ def _locate_stream_configs(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], s
     return require_mapping(old, old_path), old_path
 
 
-def _parse_stream(configs: Mapping[str, Any], path: str) -> StreamConfig:
+def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequence[Path]) -> StreamConfig:
     def key_path(key: str) -> str:
         return f"{path}.{key}"
 
@@ -191,6 +219,8 @@ def _parse_stream(configs: Mapping[str, Any], path: str) -> StreamConfig:
                           f"must be lowlevel or highLevel, got {consumer_type!r}")
     factory_key = prefix + "consumer.factory.class.name"
     decoder_key = prefix + "decoder.class.name"
+    properties, property_paths = _client_properties(configs, prefix, path)
+    check_client_properties(properties, property_paths, allowed_file_dirs)
     return StreamConfig(
         stream_type=stream_type,
         topic=require_str(configs, prefix + "topic.name", path),
@@ -199,8 +229,10 @@ def _parse_stream(configs: Mapping[str, Any], path: str) -> StreamConfig:
             optional_str(configs, factory_key, path) or DEFAULT_STREAM_FACTORY, key_path(factory_key)),
         decoder=resolve_decoder(require_str(configs, decoder_key, path), key_path(decoder_key)),
         offset_reset=_parse_offset_reset(configs, prefix, path),
-        client_properties=_client_properties(configs, prefix),
+        client_properties=properties,
         flush=_parse_flush(configs, path),
+        property_paths=property_paths,
+        configs_path=path,
     )
 
 
@@ -216,17 +248,24 @@ def _parse_offset_reset(configs: Mapping[str, Any], prefix: str, path: str) -> O
     raise ConfigError(f"{path}.{key}", f"must be smallest or largest, got {value!r}")
 
 
-def _client_properties(configs: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    """`stream.kafka.consumer.prop.X` and raw client keys (security.protocol, sasl.*) go to librdkafka."""
+def _client_properties(configs: Mapping[str, Any], prefix: str, path: str
+                       ) -> tuple[dict[str, str], dict[str, str]]:
+    """`stream.kafka.consumer.prop.X` and raw client keys (security.protocol, sasl.*) go to librdkafka:
+    the properties, and each one's full key path in the table config (for messages)."""
     props: dict[str, str] = {}
+    paths: dict[str, str] = {}
     for key, value in configs.items():
         if key.startswith(prefix + "consumer.prop."):
             name = key[len(prefix + "consumer.prop."):]
-            if name != "auto.offset.reset":
-                props[name] = str(value)
+            if name == "auto.offset.reset":
+                continue
         elif key.startswith(("security.", "sasl.", "ssl.")):
-            props[key] = str(value)
-    return props
+            name = key
+        else:
+            continue
+        props[name] = str(value)
+        paths[name] = f"{path}.{key}"
+    return props, paths
 
 
 def _parse_flush(configs: Mapping[str, Any], path: str) -> FlushThresholds:

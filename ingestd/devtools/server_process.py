@@ -1,12 +1,18 @@
-"""A real `ingestd start --config` process on free ports, restartable and killable (kill -9)."""
+"""A real `ingestd start --config` process on free ports, restartable and killable (kill -9).
+
+Tests can add server settings (`toml`: sections merged over the defaults, e.g. `{"auth": {"tokens":
+[...]}}`) and give the HTTP client credentials (`auth` for Basic, `token` for Bearer).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +23,25 @@ from ingestd.devtools.polling import wait_until
 
 
 class IngestdServer:
-    def __init__(self, workdir: Path, workers: int = 2) -> None:
+    def __init__(self, workdir: Path, workers: int = 2, toml: Mapping[str, Any] | None = None,
+                 auth: tuple[str, str] | None = None, token: str | None = None,
+                 data_dir: Path | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
-        self.data_dir = workdir / "data"
+        self.data_dir = data_dir or workdir / "data"
         self.config = workdir / "ingestd.toml"
-        self.config.write_text(f'data_dir = "{self.data_dir}"\n[http]\nport = {self.port}\n'
-                               f"[workers]\ncount = {workers}\n")
+        document: dict[str, Any] = {"data_dir": str(self.data_dir), "http": {"port": self.port},
+                                    "workers": {"count": workers}}
+        for key, value in (toml or {}).items():
+            base = document.get(key)
+            merge = isinstance(base, dict) and isinstance(value, Mapping)
+            document[key] = {**base, **value} if merge else value
+        self.config.write_text(render_toml(document))
         self.log = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(timeout=30)  # one connection, as a dashboard or client library keeps
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        # one connection, as a dashboard or client library keeps
+        self.http = httpx.Client(timeout=30, auth=auth, headers=headers)
 
     @property
     def url(self) -> str:
@@ -81,3 +96,26 @@ class IngestdServer:
         if answer.get("exceptions"):
             raise AssertionError(answer["exceptions"])
         return int(answer["resultTable"]["rows"][0][0])
+
+
+def render_toml(document: Mapping[str, Any], section: str = "") -> str:
+    """The little TOML these tests need: strings, integers, booleans, lists and (nested) tables."""
+    lines = [f"[{section}]"] if section else []
+    tables = []
+    for key, value in document.items():
+        if isinstance(value, Mapping):
+            tables.append((key, value))
+        else:
+            lines.append(f"{json.dumps(key)} = {_toml_value(value)}")
+    text = "\n".join(lines) + "\n"
+    for key, value in tables:
+        text += render_toml(value, f"{section}.{json.dumps(key)}" if section else json.dumps(key))
+    return text
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value)  # a JSON string or integer is valid TOML

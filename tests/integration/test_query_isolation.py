@@ -39,10 +39,9 @@ def heavy(repeat: int) -> str:
 def make_server(tmp_path: Path) -> Iterator[Any]:
     started: list[IngestdServer] = []
 
-    def make(extra_toml: str = "", name: str = "server") -> IngestdServer:
+    def make(query: dict[str, int] | None = None, name: str = "server") -> IngestdServer:
         (tmp_path / name).mkdir(exist_ok=True)
-        server = IngestdServer(tmp_path / name)
-        server.config.write_text(server.config.read_text() + extra_toml)
+        server = IngestdServer(tmp_path / name, toml={"query": query or {}})
         server.start()
         started.append(server)
         return server
@@ -79,7 +78,7 @@ def worker_pids(server: IngestdServer, table: str) -> dict[str, int]:
 def test_timeouts_from_every_source_interrupt_the_workers(
     kafka: KafkaBroker, make_server: Any, unique_name: str
 ) -> None:
-    server = make_server("[query]\ntimeout_ms = 1500\nthreads_per_worker = 2\n")
+    server = make_server({"timeout_ms": 1500, "threads_per_worker": 2})
     table = loaded_table(server, kafka, unique_name)
     pids = worker_pids(server, table)
     slow = heavy(1000).format(table=table)  # minutes of work per worker if nothing stops it
@@ -104,9 +103,9 @@ def test_timeouts_from_every_source_interrupt_the_workers(
 def test_health_status_and_ingestion_stay_live_while_queries_saturate_the_server(
     kafka: KafkaBroker, make_server: Any, unique_name: str
 ) -> None:
-    server = make_server("[query]\nmax_concurrent = 2\ntimeout_ms = 20000\nthreads_per_worker = 1\n")
+    server = make_server({"max_concurrent": 2, "timeout_ms": 20000, "threads_per_worker": 1})
     table = loaded_table(server, kafka, unique_name)
-    slow = heavy(150).format(table=table)  # a few seconds per worker each
+    slow = heavy(100).format(table=table)  # a second or two per worker each
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         running = [pool.submit(post_query, server, slow) for _ in range(14)]
         time.sleep(0.5)  # let them reach the server: the line (2 running, 8 waiting) is now full
@@ -122,8 +121,8 @@ def test_health_status_and_ingestion_stay_live_while_queries_saturate_the_server
         wait_until(lambda: sum(p["rowsIndexed"] for p in server.get(f"/tables/{table}/status")["partitions"])
                    >= before + 1000, timeout_s=15, what="ingestion to go on while queries run")
         codes = [error_code(f.result()) for f in running]
-    assert set(codes) <= {None, 429, 250}, codes
-    assert codes.count(None) >= 2, codes
+    assert set(codes) <= {None, 429, 250}, codes  # answered, busy, or timed out: never wrong, never 5xx
+    assert codes.count(429) >= 4, codes  # 14 sent, 2 running + 8 waiting at most
     assert server.count(table) == ROWS + 1000
     workers = server.get(f"/tables/{table}/status")["workers"]
     assert all(w["restarts"] == 0 for w in workers.values()), workers
@@ -132,7 +131,7 @@ def test_health_status_and_ingestion_stay_live_while_queries_saturate_the_server
 def test_a_client_that_disconnects_cancels_its_query(
     kafka: KafkaBroker, make_server: Any, unique_name: str
 ) -> None:
-    server = make_server("[query]\ntimeout_ms = 600000\nthreads_per_worker = 1\n")
+    server = make_server({"timeout_ms": 600000, "threads_per_worker": 1})
     table = loaded_table(server, kafka, unique_name)
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(server.url + "/query/sql", json={"sql": heavy(1000).format(table=table)}, timeout=1.5)
