@@ -1,7 +1,14 @@
 """One partition, end to end: consume → decode → append to the consuming segment → seal → commit.
 
 The ingestor is rebuilt from the ledger alone (see recovery.py), so a crash anywhere loses nothing:
-rows not yet sealed are simply consumed again from the last committed end offset.
+rows not yet sealed are simply consumed again from the checkpoint. What it delegates, one job each:
+continuity.py notices offset resets (retention, a re-created topic, a broker that lost its data),
+retention.py expires old segments and compacts the ledger, backoff.py paces the retries of failing
+seals and polls and keeps their log quiet.
+
+An offset reset is committed like a seal: the rows consumed before it are sealed first (a segment's
+offsets never go back or skip), then a reset record in the ledger makes the target the checkpoint, so
+a restart resumes there and neither rediscovers the reset nor silently skips what came after it.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,30 +24,33 @@ import pyarrow as pa
 
 from ingestd.columns import now_ms, sliced
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
+from ingestd.ingest.backoff import FailureBackoff
+from ingestd.ingest.continuity import OffsetGuard, OffsetJump
 from ingestd.ingest.recovery import recover_partition
+from ingestd.ingest.retention import RetentionKeeper
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.ledger import LEDGER_COMPACT_BYTES, OffsetLedger
+from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
 from ingestd.segment.consuming import ConsumingSegment
 from ingestd.segment.loader import load_segment
-from ingestd.segment.metadata import SegmentMetadata
+from ingestd.segment.metadata import SegmentMetadata, offset_reset_record
 from ingestd.segment.thresholds import FlushPolicy
 from ingestd.segment.writer import seal_segment
 from ingestd.stream.spi import ConsumerFactory, MessageBatch, StartPosition
 
 log = logging.getLogger(__name__)
 
-RETENTION_INTERVAL_S = 30.0
 
+@dataclass(frozen=True)
+class _Work:
+    """What a poll still has to do: commit an offset reset (`jump`), then append a fetched batch's rows
+    from the cursor (`row`, `message`) on. Kept while a seal fails, and retried before fetching more."""
 
-@dataclass
-class _Pending:
-    """Part of a fetched batch not yet in a segment (a seal failed): retried before fetching more."""
-
-    batch: MessageBatch
-    decoded: DecodedBatch
-    row: int
-    message: int
+    jump: OffsetJump | None = None
+    batch: MessageBatch | None = None
+    decoded: DecodedBatch | None = None
+    row: int = 0
+    message: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class PartitionView:
 
 @dataclass
 class PartitionCounters:
+    """What the status reports of one partition since this process started it."""
+
     messages: int = 0
     rows: int = 0
     malformed: int = 0
@@ -62,9 +75,12 @@ class PartitionCounters:
     time_defaulted: int = 0
     time_invalid: int = 0
     last_error: str | None = None
+    last_reset: dict[str, Any] | None = None
 
 
 class PartitionIngestor:
+    """One partition's ingestion. The worker uses poll(), status(), close(), counters, view, tables()."""
+
     def __init__(
         self,
         spec: TableSpec,
@@ -73,75 +89,96 @@ class PartitionIngestor:
         factory: ConsumerFactory,
         decoder: MessageDecoder,
         partitions_here: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own."""
         self.spec = spec
         self.partition = partition
         self._paths = paths
         self._decoder = decoder
         self._schema = spec.arrow_schema
+        self._label = f"{spec.name}[{partition}]"
         self._ledger = OffsetLedger(paths.ledger)
         self.counters = PartitionCounters()
         recovered = recover_partition(paths, self._ledger)
         self._policy = FlushPolicy(spec.config.stream.flush, recovered.records, partitions_here)
-        self._records = list(recovered.records)  # the ledger's content, for compaction
         time_field = spec.schema.field(spec.config.time_column)
-        self._time_factor = (time_field.epoch_ms_factor() if time_field else None) or 1
-        self._next_retention = 0.0
+        time_factor = (time_field.epoch_ms_factor() if time_field else None) or 1
+        self._retention = RetentionKeeper(self._label, self._ledger, paths.segments, spec.config.retention_ms,
+                                          time_factor, recovered.records, clock)
         self.sealed: list[tuple[SegmentMetadata, pa.Table]] = [
             (meta, load_segment(paths.segments / meta.file_name, spec.config.load_mode))
             for meta in recovered.segments
         ]
         self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
         self.view = PartitionView(tuple(table for _, table in self.sealed), ())
-        self._pending: _Pending | None = None
-        self._expected_first: int | None = recovered.resume_offset  # checked against the first fetch
-        start = StartPosition(recovered.resume_offset, spec.config.stream.offset_reset)
+        self._pending: _Work | None = None  # held while a seal or a reset record cannot be written
+        self._fetched: MessageBatch | None = None  # fetched, rows not yet in: retried if processing fails
+        self._awaiting_data = False  # a probe found a reset and moved the consumer; nothing arrived since
+        self._seal_retry = FailureBackoff(self._label, "sealing", log, clock)
+        self._poll_retry = FailureBackoff(self._label, "polling", log, clock)
+        reset = spec.config.stream.offset_reset
+        start = StartPosition(recovered.resume_offset, reset)
         self._consumer = factory.partition_consumer(partition, start)
+        self._guard = OffsetGuard(self._consumer, reset, self._label, clock)
         where = f"offset {start.offset}" if start.offset is not None else start.reset.value
-        log.info("%s[%d]: resuming at %s with %d sealed segment(s)", spec.name, partition, where,
-                 len(self.sealed))
+        log.info("%s: resuming at %s with %d sealed segment(s)", self._label, where, len(self.sealed))
 
     def poll(self, max_messages: int) -> int:
-        """Consume and process one batch; returns how many messages it took (0 when idle or blocked)."""
-        if time.monotonic() >= self._next_retention:
+        """Consume and process one batch; returns how many messages it took (0 when idle, blocked or
+        failing). A failure is counted, shown in the status and retried with back-off, not raised."""
+        if not self._poll_retry.ready():
+            return 0
+        try:
+            taken = self._poll_once(max_messages)
+        except Exception as exc:
+            self.counters.last_error = f"polling failed: {type(exc).__name__}: {exc}"
+            self._poll_retry.failed(self.counters.last_error, exc)
+            return 0
+        finally:
+            self._publish()
+        self._recovered(self._poll_retry)
+        return taken
+
+    def _poll_once(self, max_messages: int) -> int:
+        if self._retention.due():
             self.apply_retention(now_ms())
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._append(pending)
-            self._publish()
+            if not self._seal_retry.ready():
+                return 0  # sealing fails: hold consumption, keep what is in memory, retry after the back-off
+            work, self._pending = self._pending, None
+            self._process(work)
             if self._pending is not None:
-                return 0  # sealing still fails: hold consumption, keep what is in memory
-        batch = self._consumer.fetch(max_messages, 0)
+                return 0
+        batch = self._fetched if self._fetched is not None else self._consumer.fetch(max_messages, 0)
         if batch is None:
+            jump = self._guard.check_idle(self.segment.end_offset)
+            if jump is not None:
+                self._report(jump)
+                self._process(_Work(jump))
             self._seal_if_time_due()
-            self._publish()
             return 0
-        self._check_resume_point(batch.offset_at(0))
+        self._fetched = batch
+        jump = self._guard.check_batch(self.segment.end_offset, batch.offset_at(0))
         decoded = self._decoder.decode(batch.values)
+        self._fetched = None
+        self._awaiting_data = False
         self._count(batch, decoded)
-        self._append(_Pending(batch, decoded, 0, 0))
+        if jump is not None:
+            self._report(jump)
+        self._process(_Work(jump, batch, decoded))
         self._seal_if_time_due()
-        self._publish()
         return len(batch.values)
 
-    def _check_resume_point(self, first: int) -> None:
-        """The first message after a (re)start must be the checkpoint's offset. If it is not, the stream
-        no longer had it (retention, a re-created topic) and the consumer followed auto.offset.reset:
-        say exactly which offsets were skipped, like Pinot's "message loss" log, and count them."""
-        expected, self._expected_first = self._expected_first, None
-        if expected is None or first == expected:
-            return
+    def _report(self, jump: OffsetJump) -> None:
+        """Pinot's "message loss" rule: one ERROR line, counted, shown in the status; consumption goes on."""
+        message = jump.describe(self.spec.config.stream.offset_reset)
         self.counters.offset_resets += 1
-        reset = self.spec.config.stream.offset_reset.value
-        if first > expected:
-            self.counters.messages_lost += first - expected
-            detail = f"offsets {expected}-{first - 1} ({first - expected} messages) were lost"
-        else:
-            detail = f"the stream restarted below the checkpoint; resuming at {first}"
-        self.counters.last_error = f"offset {expected} out of range; auto.offset.reset={reset}: {detail}"
-        log.error("%s[%d]: MESSAGE LOSS: %s", self.spec.name, self.partition, self.counters.last_error)
-        if self.segment.rows == 0:
-            self.segment.start_offset = self.segment.end_offset = first
+        self.counters.messages_lost += jump.lost
+        self.counters.last_error = message
+        self.counters.last_reset = {"atMs": now_ms(), "fromOffset": jump.expected, "toOffset": jump.target,
+                                    "messagesLost": jump.lost, "lossUnknown": jump.unknown_loss}
+        log.error("%s: MESSAGE LOSS: %s", self._label, message)
 
     def _count(self, batch: MessageBatch, decoded: DecodedBatch) -> None:
         self.counters.messages += len(batch.values)
@@ -151,16 +188,22 @@ class PartitionIngestor:
         if decoded.bad_indices:
             self.counters.malformed += len(decoded.bad_indices)
             self.counters.last_error = decoded.first_error
-            log.warning("%s[%d]: skipped %d malformed message(s) at offsets from %d: %s",
-                        self.spec.name, self.partition, len(decoded.bad_indices),
-                        batch.offset_at(decoded.bad_indices[0]), decoded.first_error)
+            first_bad = batch.offset_at(decoded.bad_indices[0])
+            log.warning("%s: skipped %d malformed message(s) at offsets from %d: %s", self._label,
+                        len(decoded.bad_indices), first_bad, decoded.first_error)
 
-    def _append(self, work: _Pending) -> None:
-        """Append rows from the cursor on, sealing exactly at the row threshold as often as needed.
-
-        If a seal fails, the cursor is kept as pending and consumption holds until it succeeds.
-        """
-        rows, batch = work.decoded.rows, work.batch
+    def _process(self, work: _Work) -> None:
+        """Commit the work's offset reset, then append its rows from the cursor on, sealing exactly at the
+        row threshold as often as needed. If a write fails, the rest is kept as pending and consumption
+        holds until it succeeds."""
+        if work.jump is not None:
+            if not self._move_checkpoint(work.jump):
+                self._pending = work
+                return
+            work = dataclasses.replace(work, jump=None)
+        if work.batch is None or work.decoded is None:
+            return
+        rows, batch, decoded = work.decoded.rows, work.batch, work.decoded
         message_count = len(batch.values)
         while True:
             if self.segment.rows >= self.segment.row_limit and not self._seal():
@@ -171,15 +214,39 @@ class PartitionIngestor:
             room = self.segment.row_limit - self.segment.rows
             if rows.num_rows - work.row <= room:
                 self.segment.append(sliced(rows, work.row), batch.offset_at(work.message), batch.next_offset)
-                work = _Pending(batch, work.decoded, rows.num_rows, message_count)
+                work = _Work(None, batch, decoded, rows.num_rows, message_count)
                 continue
-            split = work.decoded.message_index_of_row(work.row + room, message_count)
+            split = decoded.message_index_of_row(work.row + room, message_count)
             self.segment.append(sliced(rows, work.row, room), batch.offset_at(work.message),
                                 batch.offset_at(split))
-            work = _Pending(batch, work.decoded, work.row + room, split)
+            work = _Work(None, batch, decoded, work.row + room, split)
+
+    def _move_checkpoint(self, jump: OffsetJump) -> bool:
+        """Seal what was consumed before the jump, record the jump in the ledger (the new checkpoint), and
+        start the consuming segment at its target. False if a write failed (it is retried)."""
+        if self.segment.rows > 0 and not self._seal():
+            return False
+        record = offset_reset_record(self.spec.name, self.spec.uid, self.partition, self.segment.sequence,
+                                     jump.expected, jump.target, now_ms())
+        try:
+            self._ledger.append(record)
+        except OSError as exc:
+            self.counters.seal_failures += 1
+            self._write_failed(f"recording the offset reset {jump.expected} -> {jump.target} in the ledger "
+                               f"failed: {exc}", None)
+            return False
+        self._recovered(self._seal_retry)
+        self._retention.committed(record)
+        if jump.move_consumer:
+            self._consumer.seek(jump.target)
+        self.segment = self._new_segment(self.segment.sequence, jump.target)
+        self._awaiting_data = jump.move_consumer
+        return True
 
     def _seal_if_time_due(self) -> None:
-        if self._pending is not None or self.segment.age_ms() < self._policy.time_ms:
+        if self._pending is not None or not self._seal_retry.ready():
+            return
+        if self.segment.age_ms() < self._policy.time_ms:
             return
         if self.segment.rows == 0:
             self.segment.restart_clock()
@@ -187,70 +254,54 @@ class PartitionIngestor:
             self._seal()
 
     def _seal(self) -> bool:
-        """Seal the consuming segment (file durable first, then the ledger record). False on I/O error."""
+        """Seal the consuming segment (file durable first, then the ledger record). False if that failed."""
         try:
             meta = seal_segment(
                 self.segment, self._paths.segments, self.spec.uid, self.spec.config.time_column
             )
             self._ledger.append(meta)
-        except OSError as exc:
+        except Exception as exc:  # disk full, I/O error, or a bug: the rows stay in memory either way
             self.counters.seal_failures += 1
-            self.counters.last_error = f"sealing {self.segment.name} failed: {exc}"
-            log.error("%s[%d]: %s; will retry, nothing is lost", self.spec.name, self.partition,
-                      self.counters.last_error)
+            self._write_failed(f"sealing {self.segment.name} failed: {exc}",
+                               None if isinstance(exc, OSError) else exc)
             return False
+        self._recovered(self._seal_retry)
         self._policy.on_sealed(meta)
-        self._records.append(meta)
-        table = load_segment(self._paths.segments / meta.file_name, self.spec.config.load_mode)
-        self.sealed.append((meta, table))
-        self._next_retention = 0.0  # check retention at the next poll
+        self._retention.committed(meta)
+        self.sealed.append((meta, self._load(meta)))
         self.segment = self._new_segment(meta.sequence + 1, meta.end_offset)
-        log.info("%s[%d]: sealed %s (%d rows, offsets %d-%d)", self.spec.name, self.partition,
-                 meta.name, meta.rows, meta.start_offset, meta.end_offset - 1)
+        log.info("%s: sealed %s (%d rows, offsets %d-%d)", self._label, meta.name, meta.rows,
+                 meta.start_offset, meta.end_offset - 1)
         return True
 
+    def _load(self, meta: SegmentMetadata) -> pa.Table:
+        """The sealed file per loadMode; if it cannot be loaded, the committed rows are served from memory
+        until the next start (which verifies and loads the file)."""
+        try:
+            return load_segment(self._paths.segments / meta.file_name, self.spec.config.load_mode)
+        except Exception:
+            log.exception("%s: cannot load the sealed %s; serving its rows from memory", self._label,
+                          meta.name)
+            return self.segment.to_table()
+
+    def _write_failed(self, error: str, exc: BaseException | None) -> None:
+        self.counters.last_error = error
+        self._seal_retry.failed(error, exc)
+
+    def _recovered(self, retry: FailureBackoff) -> None:
+        """A failing operation works again: its error leaves the status (unless a newer one replaced it)."""
+        error = retry.succeeded()
+        if error is not None and self.counters.last_error == error:
+            self.counters.last_error = None
+
     def apply_retention(self, now: int) -> int:
-        """Delete sealed segments whose newest row is older than the table's retention; returns how many.
-
-        The ledger first records the segment as retired (its offsets stay committed, so it is never
-        consumed again), then the file is deleted: a crash in between leaves only an orphan file.
-        """
-        self._next_retention = time.monotonic() + RETENTION_INTERVAL_S
-        retention = self.spec.config.retention_ms
-        if retention is None:
-            return 0
-        cutoff = now - retention
-        expired = [(m, t) for m, t in self.sealed
-                   if m.max_time is not None and m.max_time * self._time_factor < cutoff]
-        for meta, _ in expired:
-            retired = dataclasses.replace(meta, retired=True)
-            try:
-                self._ledger.append(retired)
-            except OSError as exc:
-                log.error("%s[%d]: cannot retire %s: %s", self.spec.name, self.partition, meta.name, exc)
-                break
-            self._records.append(retired)
-            self.sealed = [(m, t) for m, t in self.sealed if m is not meta]
-            (self._paths.segments / meta.file_name).unlink(missing_ok=True)
-            log.info("%s[%d]: retention deleted %s (newest row %d)", self.spec.name, self.partition,
-                     meta.name, meta.max_time)
-        if expired and self._ledger.size() > LEDGER_COMPACT_BYTES:
-            self._compact_ledger()
-        self._publish()
-        return len(expired)
-
-    def _compact_ledger(self) -> None:
-        """Keep what recovery needs: live segments, and the newest record for the resume point."""
-        keep = [meta for meta, _ in self.sealed]
-        last_offset = max(r.end_offset for r in self._records)
-        # the last of the ties: a retirement is appended after its seal record
-        newest = [r for r in self._records if r.end_offset == last_offset][-1]
-        if newest not in keep:
-            keep.append(newest)
-        self._ledger.rewrite(keep)
-        log.info("%s[%d]: compacted the ledger from %d to %d records", self.spec.name, self.partition,
-                 len(self._records), len(keep))
-        self._records = keep
+        """Delete sealed segments whose newest row is older than the table's retention; returns how many."""
+        kept = self._retention.expire(self.sealed, now)
+        removed = len(self.sealed) - len(kept)
+        if removed:
+            self.sealed = kept
+            self._publish()
+        return removed
 
     def _new_segment(self, sequence: int, start_offset: int | None) -> ConsumingSegment:
         return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema,
@@ -265,10 +316,17 @@ class PartitionIngestor:
         view = self.view
         return list(view.sealed), pa.Table.from_batches(view.consuming, schema=self._schema)
 
+    def _state(self) -> str:
+        if self._poll_retry.failing:
+            return "ERROR"
+        if self._pending is not None or self._seal_retry.failing:
+            return "BLOCKED"
+        return "OFFSET_RESET" if self._awaiting_data else "CONSUMING"
+
     def status(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
-            "state": "BLOCKED" if self._pending is not None else "CONSUMING",
+            "state": self._state(),
             "consumingSegment": self.segment.name,
             "consumingRows": self.segment.rows,
             "rowLimit": self.segment.row_limit,
@@ -283,6 +341,7 @@ class PartitionIngestor:
             "sealFailures": self.counters.seal_failures,
             "offsetResets": self.counters.offset_resets,
             "messagesLost": self.counters.messages_lost,
+            "lastOffsetReset": self.counters.last_reset,
             "timeValuesDefaulted": self.counters.time_defaulted,
             "timeValuesOutOfRange": self.counters.time_invalid,
             "lastError": self.counters.last_error,
@@ -290,3 +349,4 @@ class PartitionIngestor:
 
     def close(self) -> None:
         self._consumer.close()
+        self._ledger.close()

@@ -3,18 +3,21 @@
 1. The ledger is read; a torn or corrupt tail record is truncated (logged).
 2. Each live segment's file (one whose record retention has not retired) must exist with the recorded
    size and CRC32. At the first that does not, the error is logged loudly and that record and every
-   later one are dropped (their files deleted): the partition resumes from the last good segment's end
-   offset and consumes the rest again from the broker, so nothing committed is silently lost and
-   nothing is duplicated.
+   later one are dropped (their files deleted): the partition resumes at that segment's start offset
+   and consumes the rest again from the broker, so nothing committed is silently lost and nothing is
+   duplicated.
 3. Files in the segment directory that no live record names (crashed seals, temp files) are orphans
    and are deleted.
-The resume offset is the largest end offset recorded, retired records included: offsets of segments
-that retention deleted stay committed.
+The resume offset is the end offset of the newest record: the highest sequence, the last of equals in
+ledger order, retired segments and offset resets included. Offsets of segments that retention deleted
+stay committed, and after an offset reset (a re-created topic starts again at 0) the newest record is
+not the one with the largest offset.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RecoveredPartition:
-    records: list[SegmentMetadata]  # every record kept, retired ones included, in ledger order
+    records: list[SegmentMetadata]  # every record kept, retired ones and resets included, in ledger order
+    resume_offset: int | None  # None: no checkpoint, start where auto.offset.reset says
 
     @property
     def segments(self) -> list[SegmentMetadata]:
@@ -36,17 +40,24 @@ class RecoveredPartition:
         return live_segments(self.records)
 
     @property
-    def resume_offset(self) -> int | None:
-        return max((r.end_offset for r in self.records), default=None)
-
-    @property
     def next_sequence(self) -> int:
         return max((r.sequence for r in self.records), default=-1) + 1
 
 
 def live_segments(records: list[SegmentMetadata]) -> list[SegmentMetadata]:
+    """Records of segments that exist: not retired by retention, not offset-reset records."""
     retired = {r.name for r in records if r.retired}
-    return [r for r in records if not r.retired and r.name not in retired]
+    return [r for r in records if not r.retired and not r.reset and r.name not in retired]
+
+
+def newest_record(records: Iterable[SegmentMetadata]) -> SegmentMetadata | None:
+    """The checkpoint: the record with the highest sequence, the last of equals (a segment's seal follows
+    the reset record that started it, and its retirement follows its seal)."""
+    newest: SegmentMetadata | None = None
+    for record in records:
+        if newest is None or record.sequence >= newest.sequence:
+            newest = record
+    return newest
 
 
 def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredPartition:
@@ -54,8 +65,12 @@ def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredP
     good = _verified_prefix(records, paths.segments)
     if len(good) < len(records):
         ledger.rewrite(good)
+        resume: int | None = records[len(good)].start_offset  # the first lost segment is read again
+    else:
+        newest = newest_record(good)
+        resume = newest.end_offset if newest is not None else None
     _delete_orphans(paths.segments, {record.file_name for record in live_segments(good)})
-    return RecoveredPartition(good)
+    return RecoveredPartition(good, resume)
 
 
 def _verified_prefix(records: list[SegmentMetadata], directory: Path) -> list[SegmentMetadata]:
@@ -67,10 +82,10 @@ def _verified_prefix(records: list[SegmentMetadata], directory: Path) -> list[Se
         if problem is not None:
             dropped = records[index:]
             log.error(
-                "SEGMENT LOST: %s of %s partition %d %s; dropping it and %d later segment(s) and "
-                "re-consuming from offset %d (offsets %d-%d will be read again from the stream)",
-                record.name, record.table, record.partition, problem, len(dropped) - 1,
-                record.start_offset, record.start_offset, dropped[-1].end_offset - 1,
+                "SEGMENT LOST: %s of %s partition %d %s; dropping it and %d later record(s) and "
+                "re-consuming from offset %d (what it and its successors held will be read again from "
+                "the stream)",
+                record.name, record.table, record.partition, problem, len(dropped) - 1, record.start_offset,
             )
             return records[:index]
     return records

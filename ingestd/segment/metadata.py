@@ -32,6 +32,9 @@ class SegmentMetadata:
     crc32: int
     row_limit: int = 0  # the rows threshold the segment was consumed under (auto-tuning learns from it)
     retired: bool = False  # a record saying retention deleted this segment; its offsets stay committed
+    # A record of no segment at all: the stream could not continue at start_offset (the checkpoint) and
+    # auto.offset.reset moved consumption to end_offset, which is the checkpoint from now on.
+    reset: bool = False
 
     @property
     def file_name(self) -> str:
@@ -43,3 +46,14 @@ class SegmentMetadata:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> SegmentMetadata:
         return cls(**{name: doc[name] for name in cls.__dataclass_fields__ if name in doc})
+
+
+def offset_reset_record(table: str, table_uid: str, partition: int, sequence: int, from_offset: int,
+                        to_offset: int, at_ms: int) -> SegmentMetadata:
+    """The ledger record of an offset reset: the checkpoint moves from `from_offset` to `to_offset`
+    (either way: a re-created topic starts again below it). `sequence` is that of the consuming segment
+    the reset starts, so recovery, which resumes from the newest record, resumes at `to_offset`."""
+    name = f"{segment_name(table, partition, sequence, at_ms)}__reset"
+    return SegmentMetadata(table, table_uid, partition, sequence, name, from_offset, to_offset, rows=0,
+                           min_time=None, max_time=None, created_ms=at_ms, sealed_ms=at_ms, size_bytes=0,
+                           crc32=0, reset=True)

@@ -3,6 +3,10 @@ and a metadata provider; a consumer fetches a batch of raw messages from an expl
 
 Offsets are Python ints (Kafka offsets; Kinesis sequence numbers also fit) and a batch knows the
 offset of each of its messages, so a segment can record exactly which offsets it covers.
+
+A consumer also answers where its partition begins and ends (`bounds`) and can be moved (`seek`): the
+ingestor uses them to notice that the stream can no longer continue where the checkpoint says (retention
+deleted it, the topic was re-created, the broker lost its data) and to apply auto.offset.reset itself.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ class StartPosition:
 
     offset: int | None
     reset: OffsetReset
+
+
+@dataclass(frozen=True)
+class PartitionBounds:
+    """The offsets a partition holds: from `earliest` up to, not including, `end` (where the next message
+    will be written). A position p can be continued from when earliest <= p <= end."""
+
+    earliest: int
+    end: int
+
+    def holds(self, position: int) -> bool:
+        return self.earliest <= position <= self.end
 
 
 class MessageBatch(Protocol):
@@ -39,6 +55,20 @@ class MessageBatch(Protocol):
 class PartitionConsumer(Protocol):
     def fetch(self, max_messages: int, timeout_s: float) -> MessageBatch | None:
         """Up to `max_messages` messages, or None when nothing arrived within `timeout_s`."""
+        ...
+
+    def bounds(self, position: int, timeout_s: float) -> PartitionBounds | None:
+        """Where the partition begins and ends, as far as it matters for continuing at `position`.
+
+        When `position` lies past the end the broker reports, the end must be confirmed (e.g. by reading
+        the partition's last messages), not taken from a report that may lag behind: a caller resets the
+        partition on the strength of the answer. None when that cannot be settled within `timeout_s` (a
+        slow or unreachable broker, a missing topic): the caller must then do nothing.
+        """
+        ...
+
+    def seek(self, offset: int) -> None:
+        """Fetch from `offset` next (the ingestor applied auto.offset.reset)."""
         ...
 
     def close(self) -> None: ...

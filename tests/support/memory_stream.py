@@ -1,11 +1,26 @@
-"""An in-memory stream behind the same SPI as Kafka, for unit tests of the ingestion logic."""
+"""An in-memory stream behind the same SPI as Kafka, for unit tests of the ingestion logic.
+
+Beyond publishing it can do to a partition what a real stream does to its consumers: delete old messages
+(retention), be re-created empty (offsets start again at 0), hold offsets that carry no message
+(transaction markers, compaction), fail fetches, and leave `bounds` unanswered (a slow broker). A
+consumer whose position the log does not hold follows the reset policy on its own, like Kafka's
+(OFFSET_OUT_OF_RANGE); with `silent_out_of_range` it just gets nothing, like Tansu, which never answers
+OFFSET_OUT_OF_RANGE.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ingestd.config.table import OffsetReset, StreamConfig
-from ingestd.stream.spi import StartPosition
+from ingestd.stream.spi import PartitionBounds, StartPosition
+
+
+class _Marker:
+    """An offset that holds no message a consumer sees (a transaction marker, a compacted record)."""
+
+
+MARKER = _Marker()
 
 
 @dataclass
@@ -23,33 +38,68 @@ class MemoryBatch:
 
 @dataclass
 class MemoryTopic:
-    partitions: dict[int, list[bytes | None]] = field(default_factory=dict)
+    partitions: dict[int, list[bytes | _Marker | None]] = field(default_factory=dict)
     log_start: dict[int, int] = field(default_factory=dict)  # offsets below it were deleted (retention)
+    silent_out_of_range: bool = False  # True: like Tansu, a fetch outside the log returns nothing
+    fetch_failures: list[Exception] = field(default_factory=list)  # raised by the next fetches, one each
+    bounds_unanswered: bool = False  # bounds() gets no answer (returns None), as from a slow broker
+    bounds_calls: int = 0
+    seeks: list[int] = field(default_factory=list)
 
     def publish(self, partition: int, values: list[bytes | None]) -> None:
         self.partitions.setdefault(partition, []).extend(values)
 
+    def publish_marker(self, partition: int) -> None:
+        """Take one offset without a visible message, like a transaction's commit marker."""
+        self.partitions.setdefault(partition, []).append(MARKER)
+
     def delete_before(self, partition: int, offset: int) -> None:
         self.log_start[partition] = offset
+
+    def recreate(self, partition: int) -> None:
+        """The topic was deleted and created again (or the broker lost its data): empty, offsets from 0."""
+        self.partitions[partition] = []
+        self.log_start[partition] = 0
+
+    def bounds(self, partition: int) -> PartitionBounds:
+        log = self.partitions.setdefault(partition, [])
+        return PartitionBounds(self.log_start.get(partition, 0), len(log))
 
 
 class MemoryPartitionConsumer:
     def __init__(self, topic: MemoryTopic, partition: int, start: StartPosition) -> None:
-        """Like Kafka: an offset the log no longer (or not yet) holds follows the reset policy."""
-        self._log = topic.partitions.setdefault(partition, [])
-        first = topic.log_start.get(partition, 0)
-        if start.offset is not None and first <= start.offset <= len(self._log):
-            self._position = start.offset
-        else:
-            self._position = first if start.reset is OffsetReset.SMALLEST else len(self._log)
+        self._topic = topic
+        self._partition = partition
+        self._reset = start.reset
+        self._position = start.offset if start.offset is not None else self._reset_position()
+
+    def _reset_position(self) -> int:
+        bounds = self._topic.bounds(self._partition)
+        return bounds.earliest if self._reset is OffsetReset.SMALLEST else bounds.end
 
     def fetch(self, max_messages: int, timeout_s: float) -> MemoryBatch | None:
-        end = min(len(self._log), self._position + max_messages)
-        if end == self._position:
-            return None
-        batch = MemoryBatch(self._log[self._position:end], list(range(self._position, end)))
+        if self._topic.fetch_failures:
+            raise self._topic.fetch_failures.pop(0)
+        if not self._topic.bounds(self._partition).holds(self._position):
+            if self._topic.silent_out_of_range:
+                return None
+            self._position = self._reset_position()
+        log = self._topic.partitions[self._partition]
+        end = min(len(log), self._position + max_messages)
+        visible = [(offset, value) for offset in range(self._position, end)
+                   if not isinstance(value := log[offset], _Marker)]
         self._position = end
-        return batch
+        if not visible:
+            return None
+        return MemoryBatch([value for _, value in visible], [offset for offset, _ in visible])
+
+    def bounds(self, position: int, timeout_s: float) -> PartitionBounds | None:
+        self._topic.bounds_calls += 1
+        return None if self._topic.bounds_unanswered else self._topic.bounds(self._partition)
+
+    def seek(self, offset: int) -> None:
+        self._topic.seeks.append(offset)
+        self._position = offset
 
     def close(self) -> None:
         pass

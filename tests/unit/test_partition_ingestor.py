@@ -1,4 +1,5 @@
-"""The per-partition ingestor on an in-memory stream: exact splits, crash recovery, seal failures."""
+"""The per-partition ingestor on an in-memory stream: exact splits, crash recovery, seal failures,
+retention. Offset resets: test_offset_resets.py; failure back-off: test_failure_backoff.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from ingestd.decode.json_decoder import JsonDecoder
 from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.ingest import partition as partition_module
+from ingestd.ingest import retention as retention_module
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.recovery import live_segments
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
+from tests.support.fake_clock import FakeClock
 from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
 
 
@@ -29,9 +32,10 @@ def make_spec(rows: int = 100, time: str = "6h") -> TableSpec:
     return TableSpec(parse_table_config(table_doc, {"t": schema}), schema, "uid1")
 
 
-def ingestor(spec: TableSpec, topic: MemoryTopic, root: Path) -> PartitionIngestor:
+def ingestor(spec: TableSpec, topic: MemoryTopic, root: Path, clock: FakeClock | None = None
+             ) -> PartitionIngestor:
     return PartitionIngestor(spec, 0, PartitionPaths(root), MemoryConsumerFactory(topic),
-                             JsonDecoder(spec.schema, spec.config))
+                             JsonDecoder(spec.schema, spec.config), clock=clock or time.monotonic)
 
 
 def drain(worker: PartitionIngestor, batch: int = 64) -> None:
@@ -75,7 +79,8 @@ def test_a_failed_seal_holds_consumption_and_loses_nothing(
 ) -> None:
     topic = MemoryTopic()
     topic.publish(0, [student_record(i) for i in range(230)])
-    worker = ingestor(make_spec(rows=100), topic, tmp_path)
+    clock = FakeClock()
+    worker = ingestor(make_spec(rows=100), topic, tmp_path, clock)
     real_seal = partition_module.seal_segment
     failures = iter([OSError(28, "No space left on device")] * 3)
 
@@ -89,13 +94,14 @@ def test_a_failed_seal_holds_consumption_and_loses_nothing(
     for _ in range(10):
         if worker.counters.seal_failures < 3:
             worker.poll(64)
+            clock.advance(60)  # past any back-off
     assert worker.counters.seal_failures == 3 and worker.status()["state"] == "BLOCKED"
     assert worker.counters.messages == 128  # consumption held while the seal keeps failing
     assert worker.sealed == [] and not list((tmp_path / "segments").glob("*.arrow"))
     drain(worker)
     assert [(m.start_offset, m.end_offset) for m, _ in worker.sealed] == [(0, 100), (100, 200)]
     assert all_first_names(worker) == [f"s{i}" for i in range(230)]
-    assert worker.status()["state"] == "CONSUMING"
+    assert worker.status()["state"] == "CONSUMING" and worker.status()["lastError"] is None
 
 
 def test_time_threshold_seals_rows_and_waits_again_when_empty(tmp_path: Path) -> None:
@@ -155,7 +161,7 @@ def test_retention_deletes_old_segments_and_their_offsets_stay_committed(tmp_pat
 
 def test_the_ledger_is_compacted_but_keeps_its_resume_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    monkeypatch.setattr(partition_module, "LEDGER_COMPACT_BYTES", 1_000)
+    monkeypatch.setattr(retention_module, "LEDGER_COMPACT_BYTES", 1_000)
     topic = MemoryTopic()
     topic.publish(0, [student_record(i) for i in range(500)])
     spec = retention_spec()
