@@ -70,6 +70,17 @@ def scrub(message: str, secrets: Any) -> str:
     return message
 
 
+def scrub_document(document: Any, secrets: list[str]) -> Any:
+    """A copy of `document` (JSON-shaped) with `scrub` applied to every string in it."""
+    if not secrets:
+        return document
+    if isinstance(document, Mapping):
+        return {key: scrub_document(value, secrets) for key, value in document.items()}
+    if isinstance(document, list):
+        return [scrub_document(item, secrets) for item in document]
+    return scrub(document, secrets) if isinstance(document, str) else document
+
+
 def _leaf_texts(value: Any) -> Iterator[str]:
     if isinstance(value, Mapping):
         for item in value.values():

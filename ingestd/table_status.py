@@ -9,6 +9,7 @@ from typing import Any
 
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.messages import WorkerStatus
+from ingestd.redact import scrub_document, secret_values
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class CoordinatorView:
 
 
 def table_status(spec: TableSpec, view: CoordinatorView) -> dict[str, Any]:
+    """The status document; error texts (a client library may quote a property) never show a secret."""
+    return dict(scrub_document(_status(spec, view), list(secret_values(spec.config.raw))))
+
+
+def _status(spec: TableSpec, view: CoordinatorView) -> dict[str, Any]:
     partitions = []
     for worker_id, owned in sorted(view.assignment.items()):
         status = view.worker_status.get(worker_id)
