@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 import statistics
@@ -9,6 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from ingestd.segment.loader import load_segment
 from ingestd.stream.kafka import CONSUMER_DEFAULTS
 from perf.workload import publish_at_rate
 
+RESULTS = Path(__file__).resolve().parent / "results"
 QUERIES = {
     "count": "SELECT COUNT(*) FROM {t}",
     "group_by_subject": "SELECT subject, COUNT(*), AVG(score) FROM {t} GROUP BY subject ORDER BY subject",
@@ -157,6 +160,26 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+class CpuWindow:
+    """CPU cores used from its creation until `cores()`: by the measurement's own processes (broker,
+    coordinator, workers, this process) and by everything else on the machine, the load that makes a
+    run less comparable with another."""
+
+    def __init__(self, kafka: KafkaBroker, server: IngestdServer) -> None:
+        self.processes = [*_cpu_accounts(kafka, server).values(), psutil.Process()]
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        machine = psutil.cpu_times()
+        busy = sum(getattr(machine, field, 0.0) for field in ("user", "nice", "system", "irq", "softirq"))
+        return time.monotonic(), sum(_cpu_seconds(p) for p in self.processes), busy
+
+    def cores(self) -> dict[str, float]:
+        (t0, ours0, busy0), (t1, ours1, busy1) = self.start, self._now()
+        return {"measured": round((ours1 - ours0) / (t1 - t0), 2),
+                "other_processes": round(max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0), 2)}
+
+
 def discard(server: IngestdServer) -> None:
     """Stop a perf server and delete its work directory (a full run seals gigabytes)."""
     server.stop()
@@ -213,21 +236,37 @@ def freshness(kafka: KafkaBroker, topic: str, rate: int, seconds: float, partiti
             break
         lags.append(polls[poll_index][0] - sent_ms)
     return {"rate": rate, "messages": len(published), "visible": len(lags),
-            "p50_ms": _percentile(lags, 50), "p99_ms": _percentile(lags, 99),
+            "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
             "polls": len(polls)}
 
 
-def _timed(call: Any, repeats: int) -> dict[str, float]:
+def _timed(call: Any, repeats: int) -> dict[str, float | None]:
     call()  # warm-up
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    return {"p50": round(statistics.median(samples), 2), "p99": round(_percentile(samples, 99), 2)}
+    return spread(samples)
 
 
-def _percentile(values: list[float] | list[int], pct: float) -> float:
+def write_result(result: dict[str, Any], label: str, output: Path = RESULTS) -> Path:
+    """Write a measurement's result as `<output>/<UTC date and time>-<label>.json`; returns the path."""
+    path = output / f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-{label}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    return path
+
+
+def spread(samples: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of `samples` (None each when there are none)."""
+    if not samples:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(statistics.median(samples), 2), "p99": round(percentile(samples, 99), 2),
+            "max": round(max(samples), 2)}
+
+
+def percentile(values: list[float] | list[int], pct: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)

@@ -11,7 +11,6 @@ reads them into the worker, so its RSS should grow with them. Writes perf/result
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import string
 import tempfile
@@ -28,10 +27,9 @@ from ingestd.devtools.seed import seed_configs
 from ingestd.devtools.server_process import IngestdServer
 from ingestd.ingest.recovery import live_segments
 from ingestd.ledger import read_ledger
-from perf.measures import discard
+from perf.measures import discard, write_result
 from perf.workload import publish_values
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PAYLOAD_BYTES = 1_000
 
 
@@ -99,9 +97,7 @@ def main() -> None:
         kafka.stop()
     report = {"when": datetime.now(UTC).isoformat(), "messages": count, "rows_per_segment": rows_per_segment,
               "results": results}
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-memory{'-quick' * args.quick}.json"
-    path.write_text(json.dumps(report, indent=2))
+    path = write_result(report, f"memory{'-quick' * args.quick}")
     for r in results:
         print(f"{r['mode']:<5} sealed {r['final_sealed_mb']:>8} MB   worker RSS {r['final_rss_mb']:>8} MB "
               f"(peak {r['peak_rss_mb']} MB), {r['rows']:,} rows")

@@ -9,7 +9,6 @@ Prints a table and writes perf/results/<date>-<host>.json. It asserts nothing ab
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import socket
 import time
@@ -21,10 +20,17 @@ import psutil
 
 from ingestd.devtools.local_broker import KafkaBroker
 from perf.avro_variant import consume_rates, publish_avro
-from perf.measures import discard, end_to_end, freshness, query_latency, raw_consume, raw_consume_layout
+from perf.measures import (
+    RESULTS,
+    discard,
+    end_to_end,
+    freshness,
+    query_latency,
+    raw_consume,
+    raw_consume_layout,
+    write_result,
+)
 from perf.workload import publish_fast
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
@@ -43,10 +49,7 @@ def main() -> None:
         args.messages, args.avro_messages, args.partitions, args.rates = 40_000, 10_000, 2, "5000"
         args.fresh_seconds, args.repeats = 1.0, 3
     result = run(args)
-    stamp = f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-{socket.gethostname()}{'-quick' * args.quick}"
-    path = args.output / f"{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
+    path = write_result(result, f"{socket.gethostname()}{'-quick' * args.quick}", args.output)
     print_report(result)
     print(f"\nwritten {path}")
 

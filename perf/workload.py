@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -14,10 +15,14 @@ NAMES = [("Natalie", "Jones", "Female"), ("Bob", "Lewis", "Male"), ("Jane", "Doe
 BASE_TIME_MS = 1_571_900_400_000
 
 
-def message(sequence: int, timestamp_ms: int | None = None) -> bytes:
+def message(sequence: int, timestamp_ms: int | None = None, student: int | None = None) -> bytes:
+    """Row `sequence` of the workload: studentID 200 + sequence % 1000 (or `student`), names cycling over
+    NAMES, subject over SUBJECTS, score (sequence % 41) / 10, timestamp BASE_TIME_MS + sequence (or
+    `timestamp_ms`)."""
     first, last, gender = NAMES[sequence % len(NAMES)]
     return orjson.dumps({
-        "studentID": 200 + sequence % 1000, "firstName": first, "lastName": last, "gender": gender,
+        "studentID": 200 + sequence % 1000 if student is None else student,
+        "firstName": first, "lastName": last, "gender": gender,
         "subject": SUBJECTS[sequence % len(SUBJECTS)], "score": (sequence % 41) / 10,
         "timestamp": BASE_TIME_MS + sequence if timestamp_ms is None else timestamp_ms,
     })
@@ -52,15 +57,16 @@ def publish_values(bootstrap: str, topic: str, values: Iterable[bytes], partitio
     return count / (time.perf_counter() - started)
 
 
-def publish_at_rate(bootstrap: str, topic: str, rate: int, seconds: float, partitions: int) -> list[int]:
-    """Publish at `rate` msg/s for `seconds`, each message carrying its publish time (ms) as timestamp.
-    Returns the publish time of each message, by sequence."""
+def publish_at_rate(bootstrap: str, topic: str, rate: int, seconds: float, partitions: int,
+                    stop: threading.Event | None = None) -> list[int]:
+    """Publish at `rate` msg/s for `seconds` or until `stop` is set, each message carrying its publish
+    time (ms) as timestamp. Returns the publish time of each message, by sequence."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     sent: list[int] = []
     total = int(rate * seconds)
     started = time.perf_counter()
     tick = 0.005
-    while len(sent) < total:
+    while len(sent) < total and not (stop is not None and stop.is_set()):
         due = min(total, int((time.perf_counter() - started) * rate) + 1)
         now_ms = time.time_ns() // 1_000_000
         for sequence in range(len(sent), due):
