@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
-
 from ingestd.assignment import assign_round_robin
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
@@ -25,6 +23,7 @@ from ingestd.messages import Ack, AssignPartitions, CancelQuery, DropTable, Quer
 from ingestd.paths import DataPaths
 from ingestd.query.broker import REPLY_GRACE_S, Gathered, QueryContext
 from ingestd.query.plan import QueryPlan
+from ingestd.query.table_info import TableInfo
 from ingestd.rendezvous import Rendezvous
 from ingestd.settings import Settings
 from ingestd.stream_probe import StreamProbe
@@ -123,9 +122,14 @@ class Coordinator:
         shutil.rmtree(self.paths.table_data(spec.name) / spec.uid, ignore_errors=True)
 
     # queries ---------------------------------------------------------------------------------
-    def table_schema(self, table: str) -> pa.Schema | None:
-        spec = self.catalog.tables.get(table)
-        return spec.arrow_schema if spec is not None else None
+    def table_info(self, name: str) -> TableInfo | None:
+        """The table called `name`, matched case-insensitively as Pinot does."""
+        tables = self.catalog.tables
+        spec = tables.get(name) or next(
+            (spec for known, spec in list(tables.items()) if known.lower() == name.lower()), None)
+        if spec is None:
+            return None
+        return TableInfo(spec.name, spec.arrow_schema, spec.schema, spec.config.time_column)
 
     def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
         """Send the plan to every live worker owning partitions of the table; tell those that have not

@@ -67,9 +67,11 @@ class WorkerQueryService:
         pieces += [pa.Table.from_batches(view.consuming, schema=schema) for view in views]
         data = pa.concat_tables(pieces) if pieces else schema.empty_table()
         result, matched = self._engine.run_part(request.plan, data, request.request_id, request.deadline)
+        with_rows = sum(1 for piece in pieces if piece.num_rows)
         return QueryReply(
             request.request_id, self._worker_id, result=result, matched_docs=matched,
             total_docs=data.num_rows, segments=len(pieces), consuming_segments=len(views),
+            segments_matched=with_rows if matched else 0,
         )
 
     def _error(self, request: RunQuery, code: int, message: str) -> QueryReply:

@@ -20,10 +20,11 @@ import pyarrow as pa
 from ingestd.errors import QueryError
 from ingestd.messages import QueryReply
 from ingestd.query.engine import ArrowSqlEngine
-from ingestd.query.options import parse_request
 from ingestd.query.plan import QueryPlan
 from ingestd.query.planner import plan_query
-from ingestd.query.response import error_response, result_table
+from ingestd.query.request import parse_request
+from ingestd.query.response import error_response, explain_response, result_table
+from ingestd.query.table_info import TableInfo
 from ingestd.rendezvous import new_request_id
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class Gathered:
 
 
 class Cluster(Protocol):
-    def table_schema(self, table: str) -> pa.Schema | None:
-        """The table's Arrow schema as its segments store it, or None if there is no such table."""
+    def table_info(self, name: str) -> TableInfo | None:
+        """The table called `name` (case-insensitively, as in Pinot), or None if there is none."""
         ...
 
     def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
@@ -59,7 +60,7 @@ class Cluster(Protocol):
 @dataclass(frozen=True)
 class _Prepared:
     plan: QueryPlan
-    table_schema: pa.Schema  # the table's schema when planned: a changed table is planned again
+    table: TableInfo  # the table when planned: a changed table is planned again
     result_schema: pa.Schema  # names and types of the answer over one table
 
 
@@ -87,6 +88,9 @@ class Broker:
             request = parse_request(sql, query_options)
             timeout_ms = request.timeout_ms(self._default_timeout_ms)
             context.deadline = started + timeout_ms / 1000
+            if request.explain:
+                return explain_response(self._prepare(request.sql).plan, _elapsed_ms(started),
+                                        context.request_id)
             return self._execute(request.sql, context, started, timeout_ms)
         except QueryError as exc:
             return error_response(exc.code, str(exc), _elapsed_ms(started), context.request_id)
@@ -103,27 +107,23 @@ class Broker:
         self._engine.interrupt(context.request_id)
 
     def _prepare(self, sql: str) -> _Prepared:
-        """The plan and result schema of `sql`, from the cache while the table's schema is unchanged."""
+        """The plan and result schema of `sql`, from the cache while the table is unchanged."""
         with self._lock:
             cached = self._prepared.get(sql)
-        if cached is not None:
-            current = self._cluster.table_schema(cached.plan.table)
-            if current is not None and current == cached.table_schema:
-                return cached
-        schemas: dict[str, pa.Schema] = {}
+        if cached is not None and self._cluster.table_info(cached.table.name) == cached.table:
+            return cached
+        tables: list[TableInfo] = []
 
-        def resolve(name: str) -> str | None:
-            schema = self._cluster.table_schema(name)
-            if schema is not None:
-                schemas[name] = schema
-                return name
-            return None
+        def lookup(name: str) -> TableInfo | None:
+            info = self._cluster.table_info(name)
+            tables.extend([info] if info is not None else [])
+            return info
 
-        plan = plan_query(sql, resolve, lambda table: schemas[table].names)
-        table_schema = schemas[plan.table]
-        typed = self._engine.result_schema(plan.pinot_sql, plan.table, table_schema)
-        named = self._engine.result_schema(plan.named_sql, plan.table, table_schema)
-        prepared = _Prepared(plan, table_schema, pa.schema(
+        plan = plan_query(sql, lookup)
+        table = tables[-1]
+        typed = self._engine.result_schema(plan.pinot_sql, plan.table, table.arrow_schema)
+        named = self._engine.result_schema(plan.named_sql, plan.table, table.arrow_schema)
+        prepared = _Prepared(plan, table, pa.schema(
             [pa.field(name, field_.type) for name, field_ in zip(named.names, typed, strict=True)]))
         with self._lock:
             self._prepared[sql] = prepared
@@ -150,7 +150,8 @@ class Broker:
                              "(timeoutMs)")
         partials = [reply.result for reply in replies if reply.result is not None]
         if not partials:
-            partials = [self._engine.run(plan.worker_sql, plan.table, prepared.table_schema.empty_table())]
+            empty = prepared.table.arrow_schema.empty_table()
+            partials = [self._engine.run(plan.worker_sql, plan.table, empty)]
         # the merge gets a grace beyond the deadline: waiting out a worker that never answered may have
         # used it all, and the answered part is still worth giving (marked partial)
         merge_deadline = max(context.deadline, time.monotonic()) + REPLY_GRACE_S
@@ -165,16 +166,25 @@ class Broker:
                 raise QueryError(exc.code, f"the query timed out after {timeout_ms} ms (timeoutMs)") from exc
             raise
         missing = gathered.queried - len(replies)
+        table = result_table(_conform(merged, prepared.result_schema), plan.json_columns)
+        docs = sum(r.matched_docs for r in replies)
         response: dict[str, Any] = {
-            "resultTable": result_table(_conform(merged, prepared.result_schema)),
+            "resultTable": table,
             "exceptions": [],
             "partialResult": missing > 0,
+            "numRowsResultSet": len(table["rows"]),
             "numServersQueried": gathered.queried,
             "numServersResponded": len(replies),
-            "numDocsScanned": sum(r.matched_docs for r in replies),
+            "numDocsScanned": docs,
             "totalDocs": sum(r.total_docs for r in replies),
+            "numEntriesScannedInFilter": sum(r.total_docs for r in replies) * plan.filter_columns,
+            "numEntriesScannedPostFilter": docs * plan.projected_columns,
             "numSegmentsQueried": sum(r.segments for r in replies),
+            "numSegmentsProcessed": sum(r.segments for r in replies),
+            "numSegmentsMatched": sum(r.segments_matched for r in replies),
             "numConsumingSegmentsQueried": sum(r.consuming_segments for r in replies),
+            "minConsumingFreshnessTimeMs": min((r.freshness_ms for r in replies if r.freshness_ms),
+                                               default=0),
             "numGroupsLimitReached": False,
             "requestId": str(context.request_id),
             "timeUsedMs": _elapsed_ms(started),

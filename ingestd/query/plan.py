@@ -16,3 +16,6 @@ class QueryPlan:
     pinot_sql: str  # the user's query with Pinot's defaults, over the raw table (the answer's types)
     named_sql: str  # the user's query as written, over the raw table (the answer's column names)
     matched_column: str = ""  # aggregates: worker_sql's per-group COUNT(*), summed for numDocsScanned
+    json_columns: tuple[int, ...] = ()  # answer columns that are a JSON column as stored (typed JSON)
+    filter_columns: int = 0  # distinct columns the WHERE reads (numEntriesScannedInFilter)
+    projected_columns: int = 0  # distinct columns read after the filter (numEntriesScannedPostFilter)

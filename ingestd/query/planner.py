@@ -10,13 +10,17 @@ Three plans, chosen by what the query needs:
   workers return the rows of the referenced columns (filtered by WHERE unless the query samples, since
   a sample is drawn before WHERE) and the broker runs the whole query over them. Always correct, more
   data moved.
-Pinot's conventions are applied first: a missing LIMIT becomes LIMIT 10, SUM returns DOUBLE.
+Pinot's conventions are applied first: a missing LIMIT becomes LIMIT 10; SUM, and MIN/MAX/AVG over
+numeric columns, return DOUBLE, and over no rows at all answer Pinot's defaults (0, +Infinity,
+-Infinity, -Infinity); `SELECT *` lists the columns in alphabetical order.
 One table, no CTEs, subqueries, joins or table functions, like Pinot's single-stage engine.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ingestd.errors import QueryError
@@ -37,20 +41,35 @@ from ingestd.query.sql_ast import (
     walk_all,
     with_alias,
 )
+from ingestd.query.table_info import TableInfo
 
 DEFAULT_LIMIT = 10
 _PLAIN_MODIFIERS = {"LIMIT_MODIFIER", "ORDER_MODIFIER", "DISTINCT_MODIFIER"}
 
 
-def plan_query(sql: str, resolve_table: Any, columns_of: Any) -> QueryPlan:
-    """`resolve_table(name)` gives the logical table name or None; `columns_of(table)` its columns."""
+def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan:
+    """`lookup(name)` gives the table of that name (matched case-insensitively), or None."""
     node = parse_select(sql)
     _check_supported(node)
-    table = _bind_table(node, resolve_table)
+    info = _bind_table(node, lookup)
+    _expand_star(node, info)
     named = to_sql(node)
-    node = _apply_pinot_conventions(node)
+    json_columns = tuple(i for i, item in enumerate(node["select_list"])
+                         if item.get("class") == "COLUMN_REF" and info.is_json(item["column_names"][-1]))
+    node = _apply_pinot_conventions(node, info)
     node = _expand_group_by_all(node)
-    columns = list(columns_of(table))
+    plan = _plan(node, info.name, info.columns, named)
+    rest = [node["select_list"], node.get("group_expressions"), node.get("having"), node.get("modifiers")]
+    return dataclasses.replace(plan, json_columns=json_columns,
+                               filter_columns=len(_column_names(node.get("where_clause"))),
+                               projected_columns=len(_column_names(rest)))
+
+
+def _column_names(tree: object) -> set[str]:
+    return {n["column_names"][-1].lower() for n in walk(tree) if n.get("class") == "COLUMN_REF"}
+
+
+def _plan(node: Node, table: str, columns: list[str], named: str) -> QueryPlan:
     if _needs_whole_rows(node):
         return _generic_plan(table, node, columns, named)
     if contains_aggregate([node["select_list"], node.get("having")]) or node.get("group_expressions"):
@@ -89,36 +108,66 @@ def _is_number(expr: Node) -> bool:
                                                                                          "NUMERIC")
 
 
-def _bind_table(node: Node, resolve_table: Any) -> str:
+def _bind_table(node: Node, lookup: Callable[[str], TableInfo | None]) -> TableInfo:
     source = node.get("from_table") or {}
     if source.get("type") != "BASE_TABLE":
         raise QueryError(QueryError.SQL_PARSING, "query one table by name (no joins or table functions)")
     asked = source["table_name"]
     logical = asked[: -len("_REALTIME")] if asked.upper().endswith("_REALTIME") else asked
-    table = resolve_table(logical)
-    if table is None:
+    info = lookup(logical)
+    if info is None:
         raise QueryError(QueryError.TABLE_DOES_NOT_EXIST, f"table {asked!r} does not exist")
-    source["table_name"] = table
+    source["table_name"] = info.name
     source["schema_name"] = source["catalog_name"] = ""
-    source["qualified_name"] = {"path": [table]}
-    return str(table)
+    source["qualified_name"] = {"path": [info.name]}
+    return info
 
 
-def _apply_pinot_conventions(node: Node) -> Node:
-    def sum_as_double(expr: Node) -> Node | None:
+def _expand_star(node: Node, info: TableInfo) -> None:
+    """`SELECT *` lists the columns in alphabetical order, as Pinot does."""
+    items = node["select_list"]
+    if len(items) == 1 and items[0].get("class") == "STAR" and not any(
+            items[0].get(key) for key in ("exclude_list", "replace_list", "rename_list", "relation_name",
+                                          "columns", "expr")):
+        node["select_list"] = [column_ref(name) for name in sorted(info.columns)]
+
+
+_EMPTY_DEFAULTS = {"sum": "0", "min": "'Infinity'", "max": "'-Infinity'", "avg": "'-Infinity'"}
+
+
+def _apply_pinot_conventions(node: Node, info: TableInfo) -> Node:
+    """SUM (windowed too), and MIN/MAX/AVG of numeric columns, are DOUBLE; without GROUP BY, over no
+    rows they answer Pinot's defaults instead of NULL."""
+    grouped = node.get("group_expressions") or node.get("aggregate_handling") == "FORCE_AGGREGATES"
+    global_aggregate = not grouped
+
+    def as_double(expr: Node) -> Node | None:
+        name = function_name(expr)
         windowed_sum = expr.get("class") == "WINDOW" and str(expr.get("function_name", "")).lower() == "sum"
-        if function_name(expr) != "sum" and not windowed_sum:
+        numeric = name in ("min", "max", "avg") and not expr.get("distinct") and _numeric_argument(expr, info)
+        if not (name == "sum" or windowed_sum or numeric):
             return None
         cast = expression("CAST(0 AS DOUBLE)")
-        cast["child"], cast["alias"] = with_alias(expr, ""), expr.get("alias", "")
+        cast["child"] = with_alias(expr, "")
+        if global_aggregate and not windowed_sum and name in _EMPTY_DEFAULTS and not expr.get("filter"):
+            wrapped = expression(f"COALESCE(NULL, CAST({_EMPTY_DEFAULTS[name]} AS DOUBLE))")
+            wrapped["children"][0] = cast
+            cast = wrapped
+        cast["alias"] = expr.get("alias", "")
         return cast
 
-    node = replace(node, sum_as_double)
+    node = replace(node, as_double)
     if limit_modifier(node) is None:
         node.setdefault("modifiers", []).append(
             {"type": "LIMIT_MODIFIER", "limit": expression(str(DEFAULT_LIMIT)), "offset": None,
              "limit_type": "ROW_COUNT"})
     return node
+
+
+def _numeric_argument(function: Node, info: TableInfo) -> bool:
+    arguments = function.get("children") or [a.get("expression") for a in function.get("arguments", [])]
+    return len(arguments) == 1 and arguments[0] is not None and arguments[0].get("class") == "COLUMN_REF" \
+        and info.is_numeric(arguments[0]["column_names"][-1])
 
 
 def _expand_group_by_all(node: Node) -> Node:

@@ -3,18 +3,25 @@
 Every Arrow type a DuckDB answer can have maps to a Pinot column type and a JSON value: Pinot's own
 types directly; DATE, TIME, INTERVAL, UUID and other types Pinot lacks as STRING; structs and maps as
 JSON; integers beyond 64 bits as BIG_DECIMAL strings. Nothing a query returns can fail to serialize.
+Values are written as Pinot writes them: a FLOAT as Java prints a float (3.8, not 3.799999952316284),
+a TIMESTAMP as java.sql.Timestamp prints it (`2019-10-24 07:00:00.123`, at least one fraction digit), a
+BIG_DECIMAL as a plain decimal string without trailing zeros.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from ingestd.query.plan import QueryPlan
 
 _LONG_RANGE = range(-(2**63), 2**63)
 _SCALAR_NAMES: list[tuple[Callable[[pa.DataType], bool], str]] = [
@@ -59,11 +66,11 @@ def json_value(value: Any) -> Any:
             return value
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.") + str(value.microsecond // 100_000)
+        return value.strftime("%Y-%m-%d %H:%M:%S.") + (f"{value.microsecond // 1000:03d}".rstrip("0") or "0")
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, Decimal):
-        return str(value)
+        return _plain_decimal(value)
     if isinstance(value, list | tuple) and not _is_interval(value):
         return [json_value(v) for v in value]
     if isinstance(value, dict):
@@ -88,23 +95,61 @@ def _interval_text(months: int, days: int, nanoseconds: int) -> str:
     return text if text != "P" else "PT0S"
 
 
-def result_table(table: pa.Table) -> dict[str, Any]:
+def java_float(value: float) -> float:
+    """The float32 `value` as the shortest decimal that reads back as the same float32 (Java's
+    Float.toString digits), e.g. 3.799999952316284 → 3.8."""
+    if not math.isfinite(value):
+        return value
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == value:
+            return candidate
+    return value
+
+
+def _plain_decimal(value: Decimal) -> str:
+    if not value.is_finite():
+        return str(value)
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def result_table(table: pa.Table, json_columns: Sequence[int] = ()) -> dict[str, Any]:
+    """`json_columns`: positions holding a JSON column's text as stored (typed JSON for the client)."""
     columns = [[json_value(v) for v in _python_values(column)] for column in table.columns]
+    types = [pinot_type(field.type) for field in table.schema]
+    for index in json_columns:
+        if index < len(types) and types[index] == "STRING":
+            types[index] = "JSON"
     return {
-        "dataSchema": {
-            "columnNames": list(table.column_names),
-            "columnDataTypes": [pinot_type(field.type) for field in table.schema],
-        },
+        "dataSchema": {"columnNames": list(table.column_names), "columnDataTypes": types},
         "rows": [list(row) for row in zip(*columns, strict=True)] if columns else [],
     }
 
 
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
     """The column's values as Python objects; a type pyarrow cannot convert becomes its text."""
+    if column.type == pa.float32():  # shortest text that reads back as the same float, like Java's
+        return [None if v is None else java_float(v) for v in column.to_pylist()]
     try:
         return list(column.to_pylist())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, ValueError, OverflowError):
         return [None if not scalar.is_valid else str(scalar) for scalar in column]
+
+
+def explain_response(plan: QueryPlan, time_used_ms: int, request_id: int) -> dict[str, Any]:
+    """EXPLAIN PLAN FOR: the plan as Pinot's (Operator, Operator_Id, Parent_Id) table."""
+    rows = [[f"BROKER_REDUCE(plan:{plan.kind},sql:{plan.broker_sql})", 1, 0],
+            ["SCATTER(workers:each owning partitions of the table)", 2, 1],
+            [f"WORKER_QUERY(sql:{plan.worker_sql})", 3, 2]]
+    if plan.count_sql:
+        rows.append([f"WORKER_COUNT_MATCHED(sql:{plan.count_sql})", 4, 2])
+    return {
+        "resultTable": {"dataSchema": {"columnNames": ["Operator", "Operator_Id", "Parent_Id"],
+                                       "columnDataTypes": ["STRING", "INT", "INT"]}, "rows": rows},
+        "exceptions": [], "partialResult": False, "numRowsResultSet": len(rows), "requestId": str(request_id),
+        "timeUsedMs": time_used_ms,
+    }
 
 
 def error_response(code: int, message: str, time_used_ms: int, request_id: int | None = None

@@ -57,8 +57,10 @@ def test_selection_without_limit_gets_pinots_default_of_ten_rows(
     wait_until(lambda: server.count("defaultlimit") == 12, what="12 rows")
     answer = server.query("SELECT * FROM defaultlimit")
     assert len(answer["resultTable"]["rows"]) == 10
-    assert answer["resultTable"]["dataSchema"]["columnDataTypes"] == [
-        "INT", "STRING", "STRING", "STRING", "STRING", "FLOAT", "LONG"]
+    schema = answer["resultTable"]["dataSchema"]  # Pinot lists `SELECT *` alphabetically
+    assert schema["columnNames"] == ["firstName", "gender", "lastName", "score", "studentID", "subject",
+                                     "timestamp"]
+    assert schema["columnDataTypes"] == ["STRING", "STRING", "STRING", "FLOAT", "INT", "STRING", "LONG"]
     assert answer["numServersQueried"] == answer["numServersResponded"] == 2
     assert answer["totalDocs"] == 12
     assert len(server.query("SELECT * FROM defaultlimit LIMIT 100")["resultTable"]["rows"]) == 12

@@ -53,9 +53,11 @@ def pinot_name(duckdb_name: str) -> str:
 
 def reference_answer(connection: duckdb.DuckDBPyConnection, user_sql: str, reference_sql: str) -> Answer:
     """DuckDB's answer: values and types from `reference_sql` (Pinot's conventions written out), column
-    names from the user's own query (as Pinot names them: `sum(score)`, `count(*)`)."""
-    names = [pinot_name(name) for name in connection.sql(user_sql).columns]
+    names from the user's own query (as Pinot names them: `sum(score)`, `count(*)`), except for a lone
+    `SELECT *`, whose reference lists the columns in Pinot's (alphabetical) order."""
     table = connection.sql(reference_sql).to_arrow_table()
+    named_by = reference_sql if user_sql.startswith("SELECT * FROM") else user_sql
+    names = [pinot_name(name) for name in connection.sql(named_by).columns]
     types = [pinot_type(field.type) for field in table.schema]
     return Answer(names, types, [list(row.values()) for row in table.to_pylist()])
 

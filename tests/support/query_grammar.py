@@ -2,9 +2,11 @@
 the query plain DuckDB must answer identically.
 
 A generated query is sent to the server as `sql`. Its `reference_sql` asks the same question of DuckDB
-with Pinot's documented conventions written out (README: a missing LIMIT is LIMIT 10, SUM — windowed
-or not — returns DOUBLE), so the answers must agree exactly, column types included. Everything the
-generator emits has one well-defined answer:
+with Pinot's documented conventions written out (README: a missing LIMIT is LIMIT 10; SUM — windowed
+or not —, and MIN/MAX/AVG of a numeric column return DOUBLE, and without GROUP BY they answer 0,
++Infinity, -Infinity, -Infinity over no rows; `SELECT *` lists the columns alphabetically), so the
+answers must agree exactly, column types included. Everything the generator emits has one
+well-defined answer:
 - a LIMIT that may cut the result comes with an ORDER BY over every output column (`ordered`), or with
   no ORDER BY at all, in which case any `len(reference)` rows of `full_reference_sql` are correct;
 - windows that number rows (ROW_NUMBER, LAG) order by all seven columns, so only wholly identical rows
@@ -43,15 +45,30 @@ class Expr:
     sql: str  # as a user writes it
     ref: str  # with Pinot's conventions applied
     kind: str = "scalar"  # scalar | aggregate | window
+    global_ref: str = ""  # the reference when the query has no GROUP BY (Pinot's empty defaults), if other
+
+    def reference(self, grouped: bool) -> str:
+        return self.ref if grouped or not self.global_ref else self.global_ref
 
 
 def same(sql: str, kind: str = "scalar") -> Expr:
     return Expr(sql, sql, kind)
 
 
+def as_double(sql: str, empty_default: str) -> Expr:
+    """An aggregate Pinot answers as DOUBLE, and without GROUP BY as `empty_default` over no rows."""
+    cast = f"CAST({sql} AS DOUBLE)"
+    return Expr(sql, cast, "aggregate", f"COALESCE({cast}, CAST({empty_default} AS DOUBLE))")
+
+
 def sum_of(argument: str, over: str = "", kind: str = "aggregate") -> Expr:
     text = f"SUM({argument}){over}"
-    return Expr(text, f"CAST({text} AS DOUBLE)", kind)
+    return as_double(text, "0") if kind == "aggregate" else Expr(text, f"CAST({text} AS DOUBLE)", kind)
+
+
+def numeric(function: str, column: str) -> Expr:
+    default = {"MIN": "'Infinity'", "MAX": "'-Infinity'", "AVG": "'-Infinity'"}[function]
+    return as_double(f"{function}({column})", default)
 
 
 @dataclass(frozen=True)
@@ -123,13 +140,19 @@ WINDOWS = [same(e, "window") for e in [
 ]] + [sum_of("score", " OVER (PARTITION BY gender)", "window"),
       sum_of("score", ' OVER (ORDER BY "timestamp")', "window"),
       sum_of("studentID", ' OVER (PARTITION BY subject ORDER BY "timestamp")', "window")]
-AGGREGATES = [same(e, "aggregate") for e in [
-    "COUNT(*)", "COUNT(firstName)", "COUNT(DISTINCT subject)", "COUNT(DISTINCT studentID)",
-    "COUNT(DISTINCT lower(subject))", "AVG(score)", "AVG(studentID)", "MIN(score)", "MAX(score)",
-    "MIN(firstName)", "MAX(subject)", 'MAX("timestamp")', "MIN(studentID)", "median(score)",
-    "median(studentID)", "MAX(score) - MIN(score)",
-]] + [sum_of("score"), sum_of("studentID"),
-      Expr("SUM(score) / COUNT(*)", "CAST(SUM(score) AS DOUBLE) / COUNT(*)", "aggregate")]
+_MAX, _MIN = numeric("MAX", "score"), numeric("MIN", "score")
+AGGREGATES = [
+    *(same(e, "aggregate") for e in ["COUNT(*)", "COUNT(firstName)", "COUNT(DISTINCT subject)",
+                                     "COUNT(DISTINCT studentID)", "COUNT(DISTINCT lower(subject))"]),
+    numeric("AVG", "score"), numeric("AVG", "studentID"), _MIN, _MAX,
+    same("MIN(firstName)", "aggregate"), same("MAX(subject)", "aggregate"), numeric("MAX", '"timestamp"'),
+    numeric("MIN", "studentID"), same("median(score)", "aggregate"), same("median(studentID)", "aggregate"),
+    Expr("MAX(score) - MIN(score)", f"{_MAX.ref} - {_MIN.ref}", "aggregate",
+         f"{_MAX.global_ref} - {_MIN.global_ref}"),
+    sum_of("score"), sum_of("studentID"),
+    Expr("SUM(score) / COUNT(*)", "CAST(SUM(score) AS DOUBLE) / COUNT(*)", "aggregate",
+         "COALESCE(CAST(SUM(score) AS DOUBLE), CAST(0 AS DOUBLE)) / COUNT(*)"),
+]
 WINDOWS_OVER_GROUPS = [same("RANK() OVER (ORDER BY COUNT(*) DESC)", "window"),
                        same("DENSE_RANK() OVER (ORDER BY MAX(score))", "window"),
                        same("COUNT(*) OVER ()", "window"),
@@ -160,7 +183,8 @@ def having(draw: st.DrawFn) -> Expr:
     if aggregate.sql == "MIN(firstName)":
         value = quote(draw(st.sampled_from(LITERALS["firstName"])))
     op = draw(st.sampled_from([">", ">=", "<", "<>"]))
-    return Expr(f"{aggregate.sql} {op} {value}", f"{aggregate.ref} {op} {value}", "aggregate")
+    return Expr(f"{aggregate.sql} {op} {value}", f"{aggregate.ref} {op} {value}", "aggregate",
+                f"{aggregate.reference(False)} {op} {value}")
 
 
 # ---- whole queries ------------------------------------------------------------------------------
@@ -203,12 +227,15 @@ def _aliased(items: list[Expr], prefix: str, draw: st.DrawFn) -> list[tuple[Expr
 
 
 def _assemble(items: list[tuple[Expr, str]], middle: list[tuple[str, str]], limit: tuple[str, str, bool],
-              order: tuple[str, bool], distinct: bool = False) -> GeneratedQuery:
+              order: tuple[str, bool], distinct: bool = False, grouped: bool = True) -> GeneratedQuery:
     """`middle`: (user, reference) text of WHERE ... QUALIFY, in order."""
     head = "SELECT DISTINCT " if distinct else "SELECT "
 
     def select(ref: bool) -> str:
-        return head + ", ".join((e.ref if ref else e.sql) + (f" AS {a}" if a else "") for e, a in items)
+        if ref and [e.sql for e, _ in items] == ["*"]:  # Pinot lists `SELECT *` alphabetically
+            return head + ", ".join(sorted(COLUMNS, key=lambda c: c.strip('"')))
+        return head + ", ".join((e.reference(grouped) if ref else e.sql) + (f" AS {a}" if a else "")
+                                for e, a in items)
 
     user = [select(False), f"FROM {TABLE}", *(m[0] for m in middle), order[0]]
     ref = [select(True), f"FROM {TABLE}", *(m[1] for m in middle), order[0]]
@@ -264,13 +291,14 @@ def aggregate_queries(draw: st.DrawFn) -> GeneratedQuery:
         middle.append(("GROUP BY " + ", ".join(a for _, a in key_items),) * 2)
     elif style == "all":
         middle.append(("GROUP BY ALL",) * 2)
+    grouped = style != "none"
     if draw(st.integers(0, 2)) == 0:
         condition = draw(having())
-        middle.append((f"HAVING {condition.sql}", f"HAVING {condition.ref}"))
+        middle.append((f"HAVING {condition.sql}", f"HAVING {condition.reference(grouped)}"))
     if keys and style != "all" and draw(st.integers(0, 5)) == 0:  # DuckDB: not with GROUP BY ALL
         middle.append((f"QUALIFY RANK() OVER (PARTITION BY {keys[0].sql} ORDER BY COUNT(*) DESC) = 1",) * 2)
     limit = draw(limits())
-    return _assemble(items, middle, limit, draw(order_by(len(items), limit[2])))
+    return _assemble(items, middle, limit, draw(order_by(len(items), limit[2])), grouped=grouped)
 
 
 def queries() -> st.SearchStrategy[GeneratedQuery]:

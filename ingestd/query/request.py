@@ -1,9 +1,12 @@
-"""Pinot's query options: `SET key = value;` statements before the query, an `OPTION(key=value, ...)`
-suffix after it, and the request body's `queryOptions` ("key=value;key=value").
+"""A Pinot query request → the SQL DuckDB parses, its options, and whether it asks for the plan.
 
-The SQL is split with DuckDB's own tokenizer, so a `;` or `OPTION` inside a string literal or a comment
-is never mistaken for syntax. Keys compare case-insensitively, as in Pinot. Options written in the
-SQL text win over the request body's.
+Pinot's syntax around the SQL: `SET key = value;` statements before the query, an `OPTION(key=value,
+...)` suffix after it, the request body's `queryOptions` ("key=value;key=value"), an `EXPLAIN PLAN FOR`
+prefix, and MySQL's `LIMIT offset, count` (rewritten to `LIMIT count OFFSET offset`).
+
+The SQL is split with DuckDB's own tokenizer, so a `;`, `OPTION` or `LIMIT` inside a string literal or a
+comment is never mistaken for syntax. Option keys compare case-insensitively, as in Pinot. Options
+written in the SQL text win over the request body's.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from ingestd.errors import QueryError
 
 TIMEOUT_KEY = "timeoutms"
 MAX_TIMEOUT_MS = 3_600_000
+Token = tuple[int, str, str]  # position, kind, text
 
 
 @dataclass(frozen=True)
 class QueryRequest:
-    sql: str  # the query alone, options removed
+    sql: str  # the query alone, in DuckDB's syntax
     options: Mapping[str, str] = field(default_factory=dict)  # lower-cased keys
+    explain: bool = False  # EXPLAIN PLAN FOR: answer the plan, not the rows
 
     def timeout_ms(self, default_ms: int) -> int:
         raw = self.options.get(TIMEOUT_KEY)
@@ -39,14 +44,19 @@ class QueryRequest:
 
 
 def parse_request(sql: str, body_options: Any = None) -> QueryRequest:
-    """The query and its options from the SQL text and the body's `queryOptions`."""
+    """The query, its options and EXPLAIN flag from the SQL text and the body's `queryOptions`."""
     options = _body_options(body_options)
     tokens = _tokens(sql)
     start, prefixed = _set_statements(sql, tokens)
     end, suffixed = _option_suffix(sql, tokens, start)
     options.update(prefixed)
     options.update(suffixed)
-    return QueryRequest(sql[start:end].strip().rstrip(";").strip(), options)
+    body = [t for t in tokens if start <= t[0] < end]
+    explain = [t[2].upper() for t in body[:3]] == ["EXPLAIN", "PLAN", "FOR"]
+    if explain:
+        start, body = body[3][0] if len(body) > 3 else end, body[3:]
+    text = _limit_offset_count(sql, body, start, end)
+    return QueryRequest(text.strip().rstrip(";").strip(), options, explain)
 
 
 def _body_options(raw: Any) -> dict[str, str]:
@@ -65,7 +75,7 @@ def _body_options(raw: Any) -> dict[str, str]:
     return options
 
 
-def _tokens(sql: str) -> list[tuple[int, str, str]]:
+def _tokens(sql: str) -> list[Token]:
     """(position, type, text) of each token; comments left out."""
     try:
         raw = duckdb.tokenize(sql)
@@ -86,7 +96,7 @@ def _literal(text: str, kind: str) -> str:
     return text
 
 
-def _set_statements(sql: str, tokens: list[tuple[int, str, str]]) -> tuple[int, dict[str, str]]:
+def _set_statements(sql: str, tokens: list[Token]) -> tuple[int, dict[str, str]]:
     """Leading `SET key = value;` statements: where the query starts, and the options they set."""
     options: dict[str, str] = {}
     i = 0
@@ -100,7 +110,7 @@ def _set_statements(sql: str, tokens: list[tuple[int, str, str]]) -> tuple[int, 
     return (tokens[i][0] if i < len(tokens) else len(sql)), options
 
 
-def _option_suffix(sql: str, tokens: list[tuple[int, str, str]], start: int) -> tuple[int, dict[str, str]]:
+def _option_suffix(sql: str, tokens: list[Token], start: int) -> tuple[int, dict[str, str]]:
     """A trailing `OPTION(key=value, ...)`: where the query ends, and the options it sets."""
     rest = [t for t in tokens if t[0] >= start]
     while rest and rest[-1][2] == ";":
@@ -120,3 +130,13 @@ def _option_suffix(sql: str, tokens: list[tuple[int, str, str]], start: int) -> 
             raise QueryError(QueryError.SQL_PARSING, "expected OPTION(key=value, ...) at the end")
         options[entry[0][2].strip('"').lower()] = _literal(entry[2][2], entry[2][1])
     return rest[opening - 1][0], options
+
+
+def _limit_offset_count(sql: str, body: list[Token], start: int, end: int) -> str:
+    """The query text from `start` to `end`, with a trailing `LIMIT a, b` written `LIMIT b OFFSET a`."""
+    tail = [t for t in body if t[2] != ";"]
+    if (len(tail) >= 4 and tail[-4][2].upper() == "LIMIT" and tail[-2][2] == ","
+            and tail[-3][1] == tail[-1][1] == "numeric_const"):
+        offset, count = tail[-3][2], tail[-1][2]
+        return f"{sql[start:tail[-4][0]]}LIMIT {count} OFFSET {offset}"
+    return sql[start:end]

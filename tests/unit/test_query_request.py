@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ingestd.errors import QueryError
-from ingestd.query.options import parse_request
+from ingestd.query.request import parse_request
 
 
 def test_set_prefixes_and_option_suffix_are_removed_and_read() -> None:
@@ -42,3 +42,13 @@ def test_malformed_options_are_parsing_errors(sql: str, options: str | None) -> 
     with pytest.raises(QueryError) as raised:
         parse_request(sql, options).timeout_ms(10_000)
     assert raised.value.code == QueryError.SQL_PARSING
+
+
+def test_explain_plan_for_and_mysql_limit_offset_count() -> None:
+    request = parse_request("EXPLAIN PLAN FOR SELECT * FROM t LIMIT 5, 10 OPTION(timeoutMs=100)")
+    assert request.explain is True
+    assert request.sql == "SELECT * FROM t LIMIT 10 OFFSET 5"
+    quoted = parse_request("select 'LIMIT 1, 2' from t limit 3, 4;")
+    assert quoted.sql == "select 'LIMIT 1, 2' from t LIMIT 4 OFFSET 3"
+    plain = parse_request("SELECT a FROM t LIMIT 7")
+    assert (plain.sql, plain.explain) == ("SELECT a FROM t LIMIT 7", False)
