@@ -58,6 +58,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
                          if item.get("class") == "COLUMN_REF" and info.is_json(item["column_names"][-1]))
     node = _apply_pinot_conventions(node, info)
     node = _expand_group_by_all(node)
+    node = _group_by_elements(node, info)
     plan = _plan(node, info.name, info.columns, named)
     rest = [node["select_list"], node.get("group_expressions"), node.get("having"), node.get("modifiers")]
     return dataclasses.replace(plan, json_columns=json_columns,
@@ -181,6 +182,43 @@ def _expand_group_by_all(node: Node) -> Node:
     expanded.update(aggregate_handling="STANDARD_HANDLING", group_expressions=groups,
                     group_sets=[list(range(len(groups)))] if groups else [])
     return expanded
+
+
+def _group_by_elements(node: Node, info: TableInfo) -> Node:
+    """GROUP BY a multi-value column groups by each of its values, as in Pinot: the key (and the same
+    bare column in the select list) becomes `unnest(column)`, which DuckDB groups by directly."""
+    items = node["select_list"]
+
+    def multi_value_column(expr: Node) -> str | None:
+        position = constant_int(expr)
+        if position is not None and 1 <= position <= len(items):
+            expr = items[position - 1]
+        elif expr.get("class") == "COLUMN_REF" and len(expr["column_names"]) == 1:
+            aliased = [i for i in items if i.get("alias", "").lower() == expr["column_names"][0].lower()]
+            expr = aliased[0] if aliased and not info.field(expr["column_names"][0]) else expr
+        if expr.get("class") == "COLUMN_REF" and info.is_multi_value(expr["column_names"][-1]):
+            return str(expr["column_names"][-1])
+        return None
+
+    grouped = {name.lower(): name for g in node.get("group_expressions", [])
+               if (name := multi_value_column(g)) is not None}
+    if not grouped:
+        return node
+
+    def element_of(expr: Node) -> Node | None:
+        if expr.get("class") != "COLUMN_REF" or expr["column_names"][-1].lower() not in grouped:
+            return None
+        unnested = expression("unnest(__column)")
+        unnested["arguments"][0]["expression"] = column_ref(expr["column_names"][-1])
+        unnested["alias"] = expr.get("alias") or expr["column_names"][-1]
+        return unnested
+
+    rewritten = copy.deepcopy(node)
+    rewritten["select_list"] = [element_of(item) or item for item in items]
+    rewritten["group_expressions"] = [
+        with_alias(element_of(column_ref(name)) or {}, "") if (name := multi_value_column(g)) else g
+        for g in node["group_expressions"]]
+    return rewritten
 
 
 def _sample(node: Node) -> Any:

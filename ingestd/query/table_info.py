@@ -34,3 +34,7 @@ class TableInfo:
         spec = self.field(column)
         return spec is not None and spec.single_value and spec.data_type in (
             DataType.INT, DataType.LONG, DataType.FLOAT, DataType.DOUBLE, DataType.BIG_DECIMAL)
+
+    def is_multi_value(self, column: str) -> bool:
+        spec = self.field(column)
+        return spec is not None and not spec.single_value
