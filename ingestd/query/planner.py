@@ -25,6 +25,7 @@ from typing import Any
 
 from ingestd.errors import QueryError
 from ingestd.query.aggregate_plan import AggregatePlanner, contains_aggregate
+from ingestd.query.pinot_functions import columns_from_schema, translate
 from ingestd.query.plan import QueryPlan
 from ingestd.query.sql_ast import (
     Node,
@@ -53,6 +54,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     _check_supported(node)
     info = _bind_table(node, lookup)
     _expand_star(node, info)
+    node = translate(node, columns_from_schema(info.schema))  # Pinot's functions, once
     named = to_sql(node)
     json_columns = tuple(i for i, item in enumerate(node["select_list"])
                          if item.get("class") == "COLUMN_REF" and info.is_json(item["column_names"][-1]))
