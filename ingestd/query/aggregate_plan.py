@@ -4,13 +4,13 @@ DISTINCT → the union of per-worker value lists, MIN/MAX/SUM → themselves).""
 
 from __future__ import annotations
 
-import copy
 import functools
 
 import duckdb
 
 from ingestd.query.sql_ast import (
     Node,
+    clone,
     column_ref,
     constant_int,
     expression,
@@ -93,9 +93,9 @@ class AggregatePlanner:
         for j, agg in enumerate(self.aggregates):
             partials, _ = self._partials(j, agg)
             select += [with_alias(p, f"__a{j}_{m}") for m, p in enumerate(partials)]
-        worker = copy.deepcopy(self.node)
+        worker = clone(self.node)
         worker.update(select_list=select, modifiers=[], having=None, qualify=None, sample=None,
-                      group_expressions=copy.deepcopy(self.groups),
+                      group_expressions=clone(self.groups),
                       group_sets=[list(range(len(self.groups)))] if self.groups else [])
         return worker
 
@@ -110,7 +110,7 @@ class AggregatePlanner:
                 return column_ref(f"__g{self.group_index[key]}", expr.get("alias", ""))
             return None
 
-        broker = copy.deepcopy(self.node)
+        broker = clone(self.node)
         for key in ("select_list", "having", "modifiers"):
             broker[key] = replace(broker.get(key), rewrite)
         broker["group_expressions"] = [column_ref(f"__g{k}") for k in range(len(self.groups))]
@@ -119,7 +119,7 @@ class AggregatePlanner:
 
 
 def _renamed(function: Node, name: str) -> Node:
-    renamed = copy.deepcopy(function)
+    renamed = clone(function)
     renamed["function_name"] = name
     renamed["qualified_name"] = {"path": [name]}
     renamed["distinct"] = function.get("distinct", False) and name == "list"

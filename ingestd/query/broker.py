@@ -121,10 +121,8 @@ class Broker:
 
         plan = plan_query(sql, lookup)
         table = tables[-1]
-        typed = self._engine.result_schema(plan.pinot_sql, plan.table, table.arrow_schema)
-        named = self._engine.result_schema(plan.named_sql, plan.table, table.arrow_schema)
-        prepared = _Prepared(plan, table, pa.schema(
-            [pa.field(name, field_.type) for name, field_ in zip(named.names, typed, strict=True)]))
+        result = self._engine.result_schema(plan.pinot_sql, plan.named_sql, plan.table, table.arrow_schema)
+        prepared = _Prepared(plan, table, result)
         with self._lock:
             self._prepared[sql] = prepared
             if len(self._prepared) > self.PLAN_CACHE_SIZE:

@@ -72,14 +72,15 @@ class ArrowSqlEngine:
                 timer.cancel()
             self._forget(key, cursor)
 
-    def result_schema(self, sql: str, table_name: str, schema: pa.Schema) -> pa.Schema:
-        """Names and types of `sql`'s answer over a table of `schema`, found by binding the query only:
-        nothing the user wrote is evaluated."""
+    def result_schema(self, typed_sql: str, named_sql: str, table_name: str, schema: pa.Schema) -> pa.Schema:
+        """The answer's names (from `named_sql`: the query as written) and types (from `typed_sql`: with
+        Pinot's conventions) over a table of `schema`, found by binding only: nothing the user wrote is
+        evaluated."""
         cursor = self._connection.cursor()
         try:
             cursor.register(table_name, schema.empty_table())
-            relation = cursor.sql(sql)
-            names, types = relation.columns, [str(t) for t in relation.types]
+            names = cursor.sql(named_sql).columns
+            types = [str(t) for t in cursor.sql(typed_sql).types]
             probe = ", ".join(f'CAST(NULL AS {t}) AS "c{i}"' for i, t in enumerate(types))
             arrow = cursor.sql(f"SELECT {probe} LIMIT 0").to_arrow_table().schema if types else pa.schema([])
             return pa.schema([pa.field(name, field.type) for name, field in zip(names, arrow, strict=True)])

@@ -9,7 +9,6 @@ partial aggregation applies; the others run in the generic plan.
 
 from __future__ import annotations
 
-import copy
 import re
 
 from ingestd.query.pinot_sql import (
@@ -29,7 +28,7 @@ from ingestd.query.pinot_sql import (
     result_type,
     template,
 )
-from ingestd.query.sql_ast import walk
+from ingestd.query.sql_ast import clone, walk
 
 # Aggregates the templates below use: they inherit the Pinot call's FILTER (WHERE ...) clause.
 _TEMPLATE_AGGREGATES = frozenset({"count", "count_star", "sum", "min", "max", "avg", "list", "histogram",
@@ -234,5 +233,5 @@ def inherit_filter(translated: Node, original: Node) -> Node:
     if condition:
         for node in walk(translated):
             if node.get("class") == "FUNCTION" and node.get("function_name") in _TEMPLATE_AGGREGATES:
-                node["filter"] = copy.deepcopy(condition)
+                node["filter"] = clone(condition)
     return translated

@@ -13,7 +13,6 @@ The functions, their translations and what still differs are listed in docs/pino
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ from ingestd.query.pinot_sql import (
 )
 from ingestd.query.pinot_strings import STRING_FUNCTIONS
 from ingestd.query.pinot_time import TIME_FUNCTIONS
-from ingestd.query.sql_ast import column_ref, parse_select, shape, to_sql
+from ingestd.query.sql_ast import clone, column_ref, parse_select, shape, to_sql
 
 __all__ = ["ColumnInfo", "canonical_name", "columns_from_schema", "multi_value_column", "translate"]
 
@@ -95,7 +94,7 @@ def translate(node: Node, columns: Mapping[str, ColumnInfo]) -> Node:
     that change and have no alias are aliased with their text as written, so the answer's column
     names stay the user's (e.g. `distinctcount(studentID)`)."""
     translator = _Translator(columns)
-    result = copy.deepcopy(node)
+    result = clone(node)
     for key in ("select_list", "group_expressions", "qualify", "modifiers"):
         result[key] = translator.expr(node.get(key), predicate=False)
     for key in ("where_clause", "having"):
@@ -109,7 +108,7 @@ def translate(node: Node, columns: Mapping[str, ColumnInfo]) -> Node:
 def expression_text(expr: Node) -> str:
     """DuckDB's text of an expression: the name DuckDB gives an unaliased select item."""
     select = parse_select("SELECT 1")
-    unaliased = copy.deepcopy(expr)
+    unaliased = clone(expr)
     unaliased["alias"] = ""
     select["select_list"] = [unaliased]
     return to_sql(select)[len("SELECT "):]
@@ -194,7 +193,7 @@ class _Translator:
     def any_element(self, node: Node, multi_value: Node, index: int) -> Node:
         """`node` (a predicate whose argument `index` is a multi-value column) true when it holds for
         any element: Pinot's rule for inclusive predicates (=, IN, ranges, LIKE, REGEXP_LIKE)."""
-        element = copy.deepcopy(node)
+        element = clone(node)
         element["alias"] = ""
         element["arguments"][index]["expression"] = column_ref(_ELEMENT)
         if canonical_name(node["function_name"]) == "regexplike":

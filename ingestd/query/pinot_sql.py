@@ -9,7 +9,6 @@ nodes, never as SQL text.
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestd.errors import QueryError
-from ingestd.query.sql_ast import Node, expression, replace
+from ingestd.query.sql_ast import Node, clone, expression, replace
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 _ARGUMENT_PREFIX = "__pinot_arg"
@@ -91,10 +90,10 @@ def template(sql: str, *args: Node) -> Node:
     def substitute(node: Node) -> Node | None:
         names = node.get("column_names") if node.get("class") == "COLUMN_REF" else None
         if names and len(names) == 1 and names[0].startswith(_ARGUMENT_PREFIX):
-            return copy.deepcopy(args[int(names[0][len(_ARGUMENT_PREFIX):])])
+            return clone(args[int(names[0][len(_ARGUMENT_PREFIX):])])
         return None
 
-    result: Node = replace(copy.deepcopy(_parsed(sql)), substitute)
+    result: Node = replace(clone(_parsed(sql)), substitute)
     return result
 
 

@@ -18,8 +18,6 @@ One table, no CTEs, subqueries, joins or table functions, like Pinot's single-st
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +27,7 @@ from ingestd.query.pinot_functions import columns_from_schema, translate
 from ingestd.query.plan import QueryPlan
 from ingestd.query.sql_ast import (
     Node,
+    clone,
     column_ref,
     constant_int,
     expression,
@@ -37,7 +36,7 @@ from ingestd.query.sql_ast import (
     order_modifier,
     parse_select,
     replace,
-    to_sql,
+    to_sql_many,
     walk,
     walk_all,
     with_alias,
@@ -55,34 +54,37 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     info = _bind_table(node, lookup)
     _expand_star(node, info)
     node = translate(node, columns_from_schema(info.schema))  # Pinot's functions, once
-    named = to_sql(node)
+    named = clone(node)
     json_columns = tuple(i for i, item in enumerate(node["select_list"])
                          if item.get("class") == "COLUMN_REF" and info.is_json(item["column_names"][-1]))
     node = _apply_pinot_conventions(node, info)
     node = _expand_group_by_all(node)
     node = _group_by_elements(node, info)
-    plan = _plan(node, info.name, info.columns, named)
+    kind, worker, broker, matched = _plan(node, info.columns)
+    count = _count_node(node) if kind != "aggregate" else None
+    worker_sql, broker_sql, pinot_sql, named_sql, count_sql = to_sql_many(
+        [worker, broker, node, named, count or node])  # one round trip to DuckDB for all five
     rest = [node["select_list"], node.get("group_expressions"), node.get("having"), node.get("modifiers")]
-    return dataclasses.replace(plan, json_columns=json_columns,
-                               filter_columns=len(_column_names(node.get("where_clause"))),
-                               projected_columns=len(_column_names(rest)))
+    return QueryPlan(info.name, kind, worker_sql, count_sql if count else "", broker_sql, pinot_sql,
+                     named_sql, matched, json_columns=json_columns,
+                     filter_columns=len(_column_names(node.get("where_clause"))),
+                     projected_columns=len(_column_names(rest)))
 
 
 def _column_names(tree: object) -> set[str]:
     return {n["column_names"][-1].lower() for n in walk(tree) if n.get("class") == "COLUMN_REF"}
 
 
-def _plan(node: Node, table: str, columns: list[str], named: str) -> QueryPlan:
+def _plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str]:
+    """(kind, worker node, broker node, the worker's matched-rows column or "")."""
     if _needs_whole_rows(node):
-        return _generic_plan(table, node, columns, named)
+        return _generic_plan(node, columns)
     if contains_aggregate([node["select_list"], node.get("having")]) or node.get("group_expressions"):
         planner = AggregatePlanner(node, columns)
         if not planner.decomposable():
-            return _generic_plan(table, node, columns, named)
-        return QueryPlan(table, "aggregate", to_sql(planner.worker_node()), "", to_sql(planner.broker_node()),
-                         to_sql(node), named, planner.matched_column)
-    worker = _selection_worker_node(node, columns)
-    return QueryPlan(table, "selection", to_sql(worker), _count_sql(node), to_sql(node), to_sql(node), named)
+            return _generic_plan(node, columns)
+        return "aggregate", planner.worker_node(), planner.broker_node(), planner.matched_column
+    return "selection", _selection_worker_node(node, columns), node, ""
 
 
 def _check_supported(node: Node) -> None:
@@ -179,7 +181,7 @@ def _expand_group_by_all(node: Node) -> Node:
         return node
     if any(n.get("class") in ("STAR", "WINDOW") for n in walk(node["select_list"])):
         return node  # the generic plan lets DuckDB expand it
-    expanded = copy.deepcopy(node)
+    expanded = clone(node)
     groups = [with_alias(item, "") for item in node["select_list"] if not contains_aggregate(item)]
     expanded.update(aggregate_handling="STANDARD_HANDLING", group_expressions=groups,
                     group_sets=[list(range(len(groups)))] if groups else [])
@@ -215,7 +217,7 @@ def _group_by_elements(node: Node, info: TableInfo) -> Node:
         unnested["alias"] = expr.get("alias") or expr["column_names"][-1]
         return unnested
 
-    rewritten = copy.deepcopy(node)
+    rewritten = clone(node)
     rewritten["select_list"] = [element_of(item) or item for item in items]
     rewritten["group_expressions"] = [
         with_alias(element_of(column_ref(name)) or {}, "") if (name := multi_value_column(g)) else g
@@ -241,21 +243,21 @@ def _needs_whole_rows(node: Node) -> bool:
     )
 
 
-def _generic_plan(table: str, node: Node, columns: list[str], named: str) -> QueryPlan:
+def _generic_plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str]:
     """Workers send the referenced columns of their rows; the broker runs the whole query."""
     sampled = bool(_sample(node))
     worker = _worker_node(node, _referenced(node, columns), [])
-    broker = copy.deepcopy(node)
+    broker = clone(node)
     if sampled:
         worker["where_clause"] = None  # a sample is drawn before WHERE: the broker applies both
     else:
         broker["where_clause"] = None  # applied once, by the workers
-    return QueryPlan(table, "generic", to_sql(worker), _count_sql(node), to_sql(broker), to_sql(node), named)
+    return "generic", worker, broker, ""
 
 
-def _count_sql(node: Node) -> str:
-    """Each worker's count of rows matching WHERE (numDocsScanned); "" when every row matches."""
-    return to_sql(_worker_node(node, [expression("COUNT(*)")], [])) if node.get("where_clause") else ""
+def _count_node(node: Node) -> Node | None:
+    """Each worker's count of rows matching WHERE (numDocsScanned); None when every row matches."""
+    return _worker_node(node, [expression("COUNT(*)")], []) if node.get("where_clause") else None
 
 
 def _referenced(node: Node, columns: list[str]) -> list[Node]:
@@ -271,7 +273,7 @@ def _referenced(node: Node, columns: list[str]) -> list[Node]:
 
 def _worker_node(node: Node, select_list: list[Node], modifiers: list[Node]) -> Node:
     """`node` reduced to its FROM and WHERE, selecting `select_list`: what a worker runs."""
-    worker = copy.deepcopy(node)
+    worker = clone(node)
     worker.update(select_list=select_list, modifiers=modifiers, group_expressions=[], group_sets=[],
                   having=None, qualify=None, sample=None, aggregate_handling="STANDARD_HANDLING")
     worker["from_table"]["sample"] = None
@@ -295,5 +297,5 @@ def _selection_worker_node(node: Node, columns: list[str]) -> Node:
         return _worker_node(node, _referenced(node, columns), [])
     pushed_limit = {"type": "LIMIT_MODIFIER", "limit": expression(str(total + offset)), "offset": None,
                     "limit_type": "ROW_COUNT"}
-    modifiers = ([copy.deepcopy(order)] if order else []) + [pushed_limit]
+    modifiers = ([clone(order)] if order else []) + [pushed_limit]
     return _worker_node(node, _referenced(node, columns), modifiers)

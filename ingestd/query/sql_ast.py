@@ -8,13 +8,14 @@ safe to share between threads.
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
+import orjson
 
 from ingestd.errors import QueryError
 
@@ -58,8 +59,25 @@ def to_sql(node: Node) -> str:
     return str(_parser().execute("SELECT json_deserialize_sql(?)", [json.dumps(tree)]).fetchall()[0][0])
 
 
+def to_sql_many(nodes: list[Node]) -> list[str]:
+    """`to_sql` of each node, in one round trip to DuckDB."""
+    trees = [json.dumps({"error": False, "statements": [{"node": n, "named_param_map": []}]}) for n in nodes]
+    columns = ", ".join(["json_deserialize_sql(?)"] * len(trees))
+    return [str(sql) for sql in _parser().execute(f"SELECT {columns}", trees).fetchall()[0]]
+
+
+def clone(tree: Any) -> Any:
+    """A deep copy of a JSON syntax tree (several times faster than copy.deepcopy)."""
+    return orjson.loads(orjson.dumps(tree))
+
+
 def expression(sql_text: str) -> Node:
-    """The tree of one expression, e.g. `SUM("__a0")`."""
+    """The tree of one expression, e.g. `SUM("__a0")` (the planner's own templates: parsed once)."""
+    return clone(_parsed_expression(sql_text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_expression(sql_text: str) -> Node:
     return parse_select(f"SELECT {sql_text}")["select_list"][0]
 
 
@@ -118,7 +136,7 @@ def shape(node: Node) -> str:
 
 
 def with_alias(node: Node, alias: str) -> Node:
-    renamed = copy.deepcopy(node)
+    renamed = clone(node)
     renamed["alias"] = alias
     return renamed
 
