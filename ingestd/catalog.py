@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,17 @@ class Catalog:
             (self._paths.schemas / f"{name}.json").unlink(missing_ok=True)
             del self.schemas[name]
 
-    def put_table(self, raw: Any) -> TableSpec:
+    def put_table(self, raw: Any, verify: Callable[[TableSpec], None] | None = None) -> TableSpec:
+        """Parse, check and store a new table; `verify` (the coordinator's stream check) runs last,
+        before anything is stored, and may refuse the table by raising."""
         with self._lock:
             config = parse_table_config(raw, self.schemas, self.allowed_file_dirs)
             if config.name in self.tables:
                 raise Conflict(f"table {config.name}_REALTIME already exists")
             spec = TableSpec(config, self.schemas[config.schema_name], uuid.uuid4().hex)
             probe_clients(spec.consumer_factory(), config.stream)
+            if verify is not None:
+                verify(spec)
             _write_json(self._paths.tables / f"{config.name}.json", {"uid": spec.uid, "config": raw})
             self.tables[config.name] = spec
         return spec

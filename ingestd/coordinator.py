@@ -24,10 +24,12 @@ from ingestd.paths import DataPaths
 from ingestd.query.broker import REPLY_GRACE_S, Gathered, QueryContext
 from ingestd.query.plan import QueryPlan
 from ingestd.query.table_info import TableInfo
+from ingestd.redact import secret_values
 from ingestd.rendezvous import Rendezvous
 from ingestd.settings import Settings
+from ingestd.stream.checks import check_stream
 from ingestd.stream_probe import StreamProbe
-from ingestd.table_status import CoordinatorView, table_status
+from ingestd.table_status import CoordinatorView, consuming_segments_info, table_status
 from ingestd.worker import WorkerOptions
 from ingestd.worker_pool import WorkerPool
 
@@ -38,6 +40,10 @@ REDISCOVER_INTERVAL_S = 30.0
 RETRY_DISCOVERY_S = 2.0
 STREAM_PROBE_INTERVAL_S = 3.0
 DROP_TIMEOUT_S = 15.0
+# A loop step may wait ~5 s per table whose brokers do not answer (one metadata request each): a step
+# running longer than this is hung, and the systemd watchdog pings stop (systemd_notify.py).
+LOOP_STALL_S = 60.0
+LOOP_STALL_PER_TABLE_S = 10.0
 
 
 class Coordinator:
@@ -55,6 +61,7 @@ class Coordinator:
         self._stopping = threading.Event()
         self._pool: WorkerPool | None = None
         self._threads: list[threading.Thread] = []
+        self._beats: dict[str, float] = {}  # loop name → when its last step ended
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -63,10 +70,11 @@ class Coordinator:
         threads, memory_mb = self.settings.query.duckdb_limits(self.settings.worker_count + 1)
         self._pool = WorkerPool(self.settings.worker_count, WorkerOptions(
             str(self.settings.data_dir), self.settings.log_level, self.settings.query.threads_per_worker,
-            threads, memory_mb), self._on_reply)
+            threads, memory_mb, log_format=self.settings.log_format), self._on_reply)
         loops = {"supervisor": (self._supervise, SUPERVISE_INTERVAL_S),
                  "stream-probe": (self._probe_streams, STREAM_PROBE_INTERVAL_S)}
         for name, (step, interval) in loops.items():
+            self._beats[name] = time.monotonic()
             thread = threading.Thread(target=self._forever, args=(name, step, interval), name=name,
                                       daemon=True)
             thread.start()
@@ -93,16 +101,32 @@ class Coordinator:
                 step()
             except Exception:
                 log.exception("coordinator %s: unexpected error; continuing", name)
+            self._beats[name] = time.monotonic()
             self._stopping.wait(interval_s)
+
+    def stalled_loops(self) -> list[str]:
+        """Background loops that died or have been inside one step too long (asked for the watchdog)."""
+        limit = LOOP_STALL_S + LOOP_STALL_PER_TABLE_S * len(self.catalog.tables)
+        now = time.monotonic()
+        return [thread.name for thread in self._threads
+                if not thread.is_alive() or now - self._beats.get(thread.name, now) > limit]
+
+    def worker_statuses(self) -> dict[int, WorkerStatus]:
+        """Each worker's last report (rows indexed, lag... per partition), for the service status line."""
+        with self._lock:
+            return dict(self._status)
 
     # tables ----------------------------------------------------------------------------------
     def add_schema(self, raw: Any) -> Schema:
         return self.catalog.put_schema(raw)
 
     def add_table(self, raw: Any) -> TableSpec:
-        spec = self.catalog.put_table(raw)
+        """Store a new table once its stream answers (a missing topic or unreachable brokers is a 400)."""
+        spec = self.catalog.put_table(raw, verify=lambda new: check_stream(
+            new.consumer_factory(), new.config.stream, list(secret_values(new.config.raw))))
         with self._lock:
             self._next_discovery[spec.name] = 0.0  # the supervisor assigns its partitions at once
+        log.info("table %s created (topic %s)", spec.name, spec.config.stream.topic)
         return spec
 
     def drop_table(self, name: str) -> None:
@@ -120,6 +144,7 @@ class Coordinator:
             missing = len(owners) - len(acked)
             log.warning("table %s: %d worker(s) did not confirm the drop", spec.name, missing)
         shutil.rmtree(self.paths.table_data(spec.name) / spec.uid, ignore_errors=True)
+        log.info("table %s deleted", spec.name)
 
     # queries ---------------------------------------------------------------------------------
     def table_info(self, name: str) -> TableInfo | None:
@@ -151,16 +176,27 @@ class Coordinator:
     # status ----------------------------------------------------------------------------------
     def table_status(self, name: str) -> dict[str, Any]:
         spec = self.catalog.table(name)
+        return table_status(spec, self._view(spec))
+
+    def consuming_segments_info(self, name: str) -> dict[str, Any]:
+        """Pinot's `GET /tables/{t}/consumingSegmentsInfo` document."""
+        spec = self.catalog.table(name)
+        return consuming_segments_info(spec, self._view(spec))
+
+    def table_views(self) -> list[tuple[TableSpec, CoordinatorView]]:
+        """Every table with what the coordinator knows of it (for /metrics)."""
+        return [(spec, self._view(spec)) for spec in list(self.catalog.tables.values())]
+
+    def _view(self, spec: TableSpec) -> CoordinatorView:
         with self._lock:
             assignment = dict(self._assignments.get(spec.name, {}))
-            view = CoordinatorView(
+            return CoordinatorView(
                 assignment=assignment,
                 worker_status=dict(self._status),
                 worker_health={w: self.pool.health(w) for w in assignment},
                 unreachable=self._probe.reason(spec.name),
                 error=self._table_errors.get(spec.name),
             )
-        return table_status(spec, view)
 
     # background steps ------------------------------------------------------------------------
     def _on_reply(self, message: object) -> None:
@@ -211,8 +247,9 @@ class Coordinator:
         with self._lock:
             if spec.name not in self.catalog.tables:
                 return  # dropped meanwhile
-            if spec.name in self._table_errors:
-                log.info("table %s: assigned %d partition(s)", spec.name, len(partitions))
+            if spec.name in self._table_errors or self._assignments.get(spec.name) != assignment:
+                log.info("table %s: %d partition(s) assigned: %s", spec.name, len(partitions), ", ".join(
+                    f"worker {worker_id} {list(owned)}" for worker_id, owned in sorted(assignment.items())))
             self._table_errors.pop(spec.name, None)
             self._assignments[spec.name] = assignment
             self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S

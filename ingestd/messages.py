@@ -68,3 +68,4 @@ class WorkerStatus:
     pid: int
     rss_bytes: int
     partitions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # user + system CPU time of the worker process

@@ -6,6 +6,7 @@ the key, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tomllib
@@ -16,12 +17,13 @@ from typing import Any
 import psutil
 
 from ingestd.errors import ConfigError
+from ingestd.logs import LOG_FORMATS
 
 _SECTIONS: dict[str, set[str]] = {
     "": {"data_dir", "http", "workers", "log", "query", "auth", "security"},
     "http": {"host", "port", "max_body_bytes"},
     "workers": {"count"},
-    "log": {"level"},
+    "log": {"level", "format"},
     "query": {"timeout_ms", "max_concurrent", "threads_per_worker", "duckdb_threads",
               "duckdb_memory_limit_mb", "max_sql_bytes"},
     "auth": {"users", "tokens"},
@@ -66,9 +68,11 @@ class Settings:
     max_body_bytes: int = 4 << 20
     worker_count: int = _CORES
     log_level: str = "INFO"
+    log_format: str = "text"  # "text", or "json": one object per line for log shippers
     query: QuerySettings = field(default_factory=QuerySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     allowed_file_dirs: tuple[Path, ...] = ()  # where librdkafka file-path properties may point
+    config_path: Path | None = None  # the file these came from (start-up line, SIGHUP re-check)
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -79,7 +83,8 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"is not valid TOML: {exc}") from exc
-    return parse_settings(doc, base_dir=Path(path).resolve().parent)
+    settings = parse_settings(doc, base_dir=Path(path).resolve().parent)
+    return dataclasses.replace(settings, config_path=Path(path).resolve())
 
 
 def parse_settings(doc: dict[str, Any], base_dir: Path) -> Settings:
@@ -100,6 +105,7 @@ def parse_settings(doc: dict[str, Any], base_dir: Path) -> Settings:
                             1024, 1 << 30),
         worker_count=_int(workers, "count", "workers.count", Settings.worker_count, 1, 256),
         log_level=_log_level(doc.get("log", {})),
+        log_format=_log_format(doc.get("log", {})),
         query=QuerySettings(
             timeout_ms=_int(query, "timeout_ms", "query.timeout_ms", defaults.timeout_ms, 1, 3_600_000),
             max_concurrent=_int(query, "max_concurrent", "query.max_concurrent", defaults.max_concurrent,
@@ -125,6 +131,13 @@ def _log_level(section: dict[str, Any]) -> str:
     if not isinstance(level, str) or level.upper() not in _LOG_LEVELS:
         raise ConfigError("log.level", f"must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
     return level.upper()
+
+
+def _log_format(section: dict[str, Any]) -> str:
+    log_format = section.get("format", "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("log.format", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    return str(log_format)
 
 
 def _auth(section: dict[str, Any]) -> AuthSettings:

@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,20 @@ class WorkerOptions:
     query_threads: int = 2
     duckdb_threads: int = 1
     duckdb_memory_mb: int = 1024
+    log_format: str = "text"  # logs.LOG_FORMATS
 
 
 def worker_main(worker_id: int, options: WorkerOptions, commands: Any, replies: Any) -> None:
-    """Entry point of a worker process (spawned by the coordinator)."""
-    configure_logging(options.log_level, f"worker-{worker_id}")
+    """Entry point of a worker process (spawned by the coordinator, with SIGINT/SIGTERM/SIGHUP blocked).
+
+    Those signals are ignored: systemd and terminals signal the whole process group, and only the
+    coordinator stops a worker (Shutdown, else SIGKILL). Ignoring before unblocking discards any that
+    arrived while the process started."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for signum in stop_signals:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+    configure_logging(options.log_level, f"worker-{worker_id}", options.log_format)
     gc.freeze()  # start-up objects (modules, configs) are never garbage: keep them out of collections
     gc.set_threshold(*GC_THRESHOLDS)
     engine = ArrowSqlEngine(options.duckdb_threads, options.duckdb_memory_mb)
@@ -172,5 +182,6 @@ class Worker:
         for (table, partition), error in self._errors.items():
             partitions.setdefault(table, []).append({"partition": partition, "state": "ERROR",
                                                      "lastError": error})
+        cpu = self._process.cpu_times()
         self._replies.put(WorkerStatus(self.worker_id, os.getpid(), self._process.memory_info().rss,
-                                       partitions))
+                                       partitions, cpu.user + cpu.system))

@@ -7,21 +7,28 @@ itself, so it answers even when every thread is busy.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ingestd.api.access import install_access_control
+from ingestd.api.console import add_console_routes
 from ingestd.api.query_routes import add_query_routes
+from ingestd.config.unrecognized import unrecognized_schema_properties, unrecognized_table_properties
 from ingestd.coordinator import Coordinator
 from ingestd.errors import ConfigError, Conflict, NotFound
+from ingestd.metrics import CONTENT_TYPE, ServerMetrics
 from ingestd.query.admission import QueryAdmission
 from ingestd.query.broker import Broker
 from ingestd.query.engine import ArrowSqlEngine
 from ingestd.redact import mask_secrets
 from ingestd.segments_view import segment_metadata, segment_names
+
+log = logging.getLogger(__name__)
 
 
 def create_app(coordinator: Coordinator) -> FastAPI:
@@ -32,7 +39,9 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     engine = ArrowSqlEngine(*query.duckdb_limits(settings.worker_count + 1))
     broker = Broker(coordinator, engine, query.timeout_ms, query.max_sql_bytes)
     admission = QueryAdmission(query.max_concurrent, waiting=4 * query.max_concurrent)
-    add_query_routes(app, broker, admission, query.timeout_ms)
+    metrics = ServerMetrics(coordinator.table_views, coordinator.worker_statuses)
+    add_query_routes(app, broker, admission, query.timeout_ms, metrics.queries.observe)
+    add_console_routes(app)
     catalog = coordinator.catalog
 
     @app.exception_handler(ConfigError)
@@ -53,8 +62,10 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.post("/schemas")
     async def add_schema(request: Request) -> dict[str, Any]:
-        schema = coordinator.add_schema(await _json_body(request, "schema"))
-        return {"unrecognizedProperties": {}, "status": f"{schema.name} successfully added"}
+        raw = await _json_body(request, "schema")
+        schema = coordinator.add_schema(raw)
+        unrecognized = _reported(unrecognized_schema_properties(raw), f"schema {schema.name}")
+        return {"unrecognizedProperties": unrecognized, "status": f"{schema.name} successfully added"}
 
     @app.get("/schemas")
     def list_schemas() -> list[str]:
@@ -73,8 +84,11 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.post("/tables")
     async def add_table(request: Request) -> dict[str, Any]:
-        spec = coordinator.add_table(await _json_body(request, "tableConfig"))
-        return {"unrecognizedProperties": {}, "status": f"Table {spec.name}_REALTIME successfully added"}
+        raw = await _json_body(request, "tableConfig")
+        spec = await run_in_threadpool(coordinator.add_table, raw)  # the stream check takes seconds
+        unrecognized = _reported(unrecognized_table_properties(raw), f"table {spec.name}")
+        return {"unrecognizedProperties": unrecognized,
+                "status": f"Table {spec.name}_REALTIME successfully added"}
 
     @app.get("/tables")
     def list_tables() -> dict[str, list[str]]:
@@ -93,6 +107,14 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     def table_status(name: str) -> dict[str, Any]:
         return coordinator.table_status(name)
 
+    @app.get("/tables/{name}/consumingSegmentsInfo")
+    def consuming_segments_info(name: str) -> dict[str, Any]:
+        return coordinator.consuming_segments_info(name)
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     @app.get("/segments/{name}")
     def list_segments(name: str) -> list[dict[str, list[str]]]:
         return [{"REALTIME": segment_names(coordinator.paths, catalog.table(name))}]
@@ -102,6 +124,14 @@ def create_app(coordinator: Coordinator) -> FastAPI:
         return segment_metadata(coordinator.paths, catalog.table(name), segment)
 
     return app
+
+
+def _reported(unrecognized: dict[str, Any], what: str) -> dict[str, Any]:
+    """Log what an upload held that nothing reads (a typo keeps a default silently), and return it."""
+    if unrecognized:
+        log.warning("%s: unrecognized properties, ignored (a typo?): %s", what,
+                    ", ".join(f"{path}={value!r}" for path, value in unrecognized.items()))
+    return unrecognized
 
 
 async def _json_body(request: Request, what: str) -> Any:

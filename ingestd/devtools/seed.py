@@ -1,14 +1,17 @@
-"""The seed document's schema, table config and records (examples/transcript), adaptable per test."""
+"""The seed document's schema, table config and records, adaptable per test: package data under
+ingestd/examples/transcript (`examples/transcript` in a checkout links there), so an installed ingestd
+finds them too."""
 
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "transcript"
+EXAMPLES = Path(str(files("ingestd") / "examples" / "transcript"))
 
 
 def seed_schema() -> dict[str, Any]:

@@ -25,9 +25,9 @@ from ingestd.devtools.polling import wait_until
 class IngestdServer:
     def __init__(self, workdir: Path, workers: int = 2, toml: Mapping[str, Any] | None = None,
                  auth: tuple[str, str] | None = None, token: str | None = None,
-                 data_dir: Path | None = None) -> None:
+                 data_dir: Path | None = None, port: int | None = None) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.data_dir = data_dir or workdir / "data"
         self.config = workdir / "ingestd.toml"
         document: dict[str, Any] = {"data_dir": str(self.data_dir), "http": {"port": self.port},

@@ -4,7 +4,8 @@ The ingestor is rebuilt from the ledger alone (see recovery.py), so a crash anyw
 rows not yet sealed are simply consumed again from the checkpoint. What it delegates, one job each:
 continuity.py notices offset resets (retention, a re-created topic, a broker that lost its data),
 retention.py expires old segments and compacts the ledger, backoff.py paces the retries of failing
-seals and polls and keeps their log quiet.
+seals and polls and keeps their log quiet, progress.py observes lag, rate, backlog and freshness.
+Each new checkpoint is also committed to the stream (Kafka's consumer group) for outside lag tools only.
 
 An offset reset is committed like a seal: the rows consumed before it are sealed first (a segment's
 offsets never go back or skip), then a reset record in the ledger makes the target the checkpoint, so
@@ -26,6 +27,7 @@ from ingestd.columns import now_ms, sliced
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.backoff import FailureBackoff
 from ingestd.ingest.continuity import OffsetGuard, OffsetJump
+from ingestd.ingest.progress import PartitionProgress, newest_event_ms
 from ingestd.ingest.recovery import recover_partition
 from ingestd.ingest.retention import RetentionKeeper
 from ingestd.ingest.table_spec import TableSpec
@@ -68,6 +70,7 @@ class PartitionCounters:
 
     messages: int = 0
     rows: int = 0
+    bytes: int = 0
     malformed: int = 0
     seal_failures: int = 0
     offset_resets: int = 0
@@ -103,9 +106,9 @@ class PartitionIngestor:
         recovered = recover_partition(paths, self._ledger)
         self._policy = FlushPolicy(spec.config.stream.flush, recovered.records, partitions_here)
         time_field = spec.schema.field(spec.config.time_column)
-        time_factor = (time_field.epoch_ms_factor() if time_field else None) or 1
+        self._time_factor = time_field.epoch_ms_factor() if time_field else None
         self._retention = RetentionKeeper(self._label, self._ledger, paths.segments, spec.config.retention_ms,
-                                          time_factor, recovered.records, clock)
+                                          self._time_factor or 1, recovered.records, clock)
         self.sealed: list[tuple[SegmentMetadata, pa.Table]] = [
             (meta, load_segment(paths.segments / meta.file_name, spec.config.load_mode))
             for meta in recovered.segments
@@ -121,8 +124,13 @@ class PartitionIngestor:
         start = StartPosition(recovered.resume_offset, reset)
         self._consumer = factory.partition_consumer(partition, start)
         self._guard = OffsetGuard(self._consumer, reset, self._label, clock)
+        newest = max((meta.max_time for meta, _ in self.sealed if meta.max_time is not None), default=None)
+        self._progress = PartitionProgress(self._label, self._consumer, newest * self._time_factor
+                                           if newest is not None and self._time_factor else None, clock)
         where = f"offset {start.offset}" if start.offset is not None else start.reset.value
         log.info("%s: resuming at %s with %d sealed segment(s)", self._label, where, len(self.sealed))
+        if start.offset is not None:
+            self._commit_to_stream(start.offset)
 
     def poll(self, max_messages: int) -> int:
         """Consume and process one batch; returns how many messages it took (0 when idle, blocked or
@@ -137,6 +145,8 @@ class PartitionIngestor:
             return 0
         finally:
             self._publish()
+            failing = self._state() in ("ERROR", "BLOCKED")  # then the back-off logs, not the progress
+            self._progress.tick(self.segment.end_offset, self.counters.messages, quiet=failing)
         self._recovered(self._poll_retry)
         return taken
 
@@ -183,6 +193,9 @@ class PartitionIngestor:
     def _count(self, batch: MessageBatch, decoded: DecodedBatch) -> None:
         self.counters.messages += len(batch.values)
         self.counters.rows += decoded.rows.num_rows
+        self.counters.bytes += sum(map(len, filter(None, batch.values)))
+        self._progress.consumed(batch.last_timestamp_ms, newest_event_ms(
+            decoded.rows, self.spec.config.time_column, self._time_factor))
         self.counters.time_defaulted += decoded.time_defaulted
         self.counters.time_invalid += decoded.time_invalid
         if decoded.bad_indices:
@@ -237,6 +250,7 @@ class PartitionIngestor:
             return False
         self._recovered(self._seal_retry)
         self._retention.committed(record)
+        self._commit_to_stream(jump.target)
         if jump.move_consumer:
             self._consumer.seek(jump.target)
         self.segment = self._new_segment(self.segment.sequence, jump.target)
@@ -255,6 +269,7 @@ class PartitionIngestor:
 
     def _seal(self) -> bool:
         """Seal the consuming segment (file durable first, then the ledger record). False if that failed."""
+        started = time.perf_counter()
         try:
             meta = seal_segment(
                 self.segment, self._paths.segments, self.spec.uid, self.spec.config.time_column
@@ -265,6 +280,8 @@ class PartitionIngestor:
             self._write_failed(f"sealing {self.segment.name} failed: {exc}",
                                None if isinstance(exc, OSError) else exc)
             return False
+        self._progress.seals.observe(time.perf_counter() - started)
+        self._commit_to_stream(meta.end_offset)
         self._recovered(self._seal_retry)
         self._policy.on_sealed(meta)
         self._retention.committed(meta)
@@ -283,6 +300,13 @@ class PartitionIngestor:
             log.exception("%s: cannot load the sealed %s; serving its rows from memory", self._label,
                           meta.name)
             return self.segment.to_table()
+
+    def _commit_to_stream(self, offset: int) -> None:
+        """Publish the checkpoint for the stream's own lag tools (asynchronous; never read back)."""
+        try:
+            self._consumer.commit(offset)
+        except Exception as exc:  # a monitoring aid must never stop ingestion
+            log.warning("%s: cannot commit offset %d to the stream: %s", self._label, offset, exc)
 
     def _write_failed(self, error: str, exc: BaseException | None) -> None:
         self.counters.last_error = error
@@ -337,6 +361,7 @@ class PartitionIngestor:
             "sealedRows": sum(meta.rows for meta, _ in self.sealed),
             "messagesConsumed": self.counters.messages,
             "rowsIndexed": self.counters.rows,
+            "bytesConsumed": self.counters.bytes,
             "malformedMessages": self.counters.malformed,
             "sealFailures": self.counters.seal_failures,
             "offsetResets": self.counters.offset_resets,
@@ -345,7 +370,7 @@ class PartitionIngestor:
             "timeValuesDefaulted": self.counters.time_defaulted,
             "timeValuesOutOfRange": self.counters.time_invalid,
             "lastError": self.counters.last_error,
-        }
+        } | self._progress.fields(self.segment.end_offset)
 
     def close(self) -> None:
         self._consumer.close()

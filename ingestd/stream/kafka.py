@@ -1,7 +1,10 @@
 """Kafka through confluent-kafka: per-partition consumers with assign() and explicit offsets.
 
-No consumer-group offset is ever committed: the offset ledger is the only source of truth, so the
-group id exists only because librdkafka requires one.
+Positions come from the offset ledger alone (assign() at an explicit offset or the reset policy, never
+the group's committed offset). Each checkpoint is still committed, asynchronously, to the consumer group
+`ingestd-<table>`, only so that Kafka's own lag tools (kafka-consumer-groups, Burrow) see ingestd's lag.
+The partition's latest offset, for ingestd's own lag figures, is the high watermark librdkafka keeps from
+its fetch responses (no round trip, no statistics needed).
 
 Bounds (where a partition begins and ends, for offset-reset detection) come first from the watermarks
 the consumer's own fetch responses carried (no broker round trip). Only when those do not vouch for the
@@ -21,6 +24,7 @@ from typing import Any
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -31,6 +35,8 @@ from confluent_kafka.admin import AdminClient
 
 from ingestd.config.table import OffsetReset, StreamConfig
 from ingestd.errors import StreamError
+from ingestd.stream.checks import StreamUnreachable, TopicNotFound
+from ingestd.stream.kafka_logging import with_client_logger
 from ingestd.stream.spi import PartitionBounds, StartPosition
 
 log = logging.getLogger(__name__)
@@ -46,7 +52,9 @@ CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": 16_384, "fetch.queue.backoff.
                      "max.partition.fetch.bytes": 4 << 20}
 PROBE_BATCH = 10_000
 PROBE_QUIET_S = 0.2  # nothing more for this long after the reported end was read: the end is reached
+_UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 PROBE_SETTINGS = {"enable.partition.eof": True, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 50}
+COMMIT_REMINDER_S = 300.0  # a failing group commit (monitoring only) is logged once, then at most this often
 
 
 class KafkaMessageBatch:
@@ -65,6 +73,11 @@ class KafkaMessageBatch:
     def next_offset(self) -> int:
         return int(self._messages[-1].offset()) + 1
 
+    @property
+    def last_timestamp_ms(self) -> int | None:
+        kind, timestamp = self._messages[-1].timestamp()
+        return int(timestamp) if kind != TIMESTAMP_NOT_AVAILABLE and timestamp >= 0 else None
+
 
 class KafkaPartitionConsumer:
     def __init__(self, config: StreamConfig, client_id: str, partition: int, start: StartPosition) -> None:
@@ -78,7 +91,10 @@ class KafkaPartitionConsumer:
             "auto.offset.reset": _RESET_NAMES[start.reset],
         }
         self._probe_settings = settings | PROBE_SETTINGS
-        self._consumer = Consumer(settings)
+        self._group = client_id
+        self._commit_failing = False
+        self._commit_remind_at = 0.0
+        self._consumer = Consumer(settings | {"on_commit": self._on_commit})
         offset = start.offset if start.offset is not None else _RESET_OFFSETS[start.reset]
         self.seek(offset)
 
@@ -109,6 +125,41 @@ class KafkaPartitionConsumer:
     def seek(self, offset: int) -> None:
         """Re-assign at `offset`: unlike seek(), assign() works whether or not fetching has started."""
         self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
+
+    def latest_offset(self) -> int | None:
+        """The high watermark of the last fetch response (librdkafka keeps it; no round trip)."""
+        try:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition),
+                                                           cached=True)
+        except (KafkaException, RuntimeError):
+            return None
+        return int(high) if high >= 0 else None
+
+    def commit(self, offset: int) -> None:
+        """Commit `offset` to the consumer group without waiting; librdkafka reports the outcome to
+        _on_commit from a later consume()."""
+        try:
+            self._consumer.commit(offsets=[TopicPartition(self._topic, self._partition, offset)],
+                                  asynchronous=True)
+        except (KafkaException, RuntimeError) as exc:
+            self._commit_failed(str(exc))
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failure = error or next((p.error for p in partitions if p.error is not None), None)
+        if failure is not None:
+            self._commit_failed(str(failure))
+        elif self._commit_failing:
+            self._commit_failing = False
+            log.info("%s[%d]: committing to consumer group %s works again", self._topic, self._partition,
+                     self._group)
+
+    def _commit_failed(self, error: str) -> None:
+        now = time.monotonic()
+        if not self._commit_failing or now >= self._commit_remind_at:
+            log.warning("%s[%d]: cannot commit the checkpoint to consumer group %s (only Kafka's lag tools "
+                        "miss it; ingestion goes on): %s", self._topic, self._partition, self._group, error)
+            self._commit_remind_at = now + COMMIT_REMINDER_S
+        self._commit_failing = True
 
     def bounds(self, position: int, timeout_s: float) -> PartitionBounds | None:
         deadline = time.monotonic() + timeout_s
@@ -179,21 +230,25 @@ class KafkaPartitionConsumer:
 class KafkaMetadataProvider:
     def __init__(self, config: StreamConfig, client_id: str) -> None:
         self._topic = config.topic
-        self._admin = AdminClient(_client_config(config, client_id))
+        # a metadata request naming a topic creates it on brokers with auto-create on: never let it
+        self._admin = AdminClient(_client_config(config, client_id) | {"allow.auto.create.topics": False})
 
     def partition_ids(self) -> list[int]:
         try:
             metadata = self._admin.list_topics(self._topic, timeout=5)
         except Exception as exc:  # KafkaException: broker unreachable within the timeout
-            raise StreamError(f"cannot read metadata of topic {self._topic!r}: {exc}") from exc
+            raise StreamUnreachable(f"cannot read metadata of topic {self._topic!r}: {exc}") from exc
         topic = metadata.topics.get(self._topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            reason = topic.error if topic is not None else "not found"
-            raise StreamError(f"topic {self._topic!r} is not available: {reason}")
+        unknown = topic is not None and topic.error is not None and topic.error.code() == _UNKNOWN_TOPIC
+        if topic is None or unknown:
+            raise TopicNotFound(f"topic {self._topic!r} does not exist")
+        if topic.error is not None or not topic.partitions:
+            raise StreamError(f"topic {self._topic!r} is not available: {topic.error or 'no partitions'}")
         return sorted(topic.partitions)
 
     def close(self) -> None:
-        """AdminClient holds no resources that need an explicit close."""
+        """AdminClient holds no resources that need an explicit close; its queued log lines are logged."""
+        self._admin.poll(0)
 
 
 class KafkaConsumerFactory:
@@ -209,6 +264,6 @@ class KafkaConsumerFactory:
 
 
 def _client_config(config: StreamConfig, client_id: str) -> dict[str, Any]:
-    return {"bootstrap.servers": config.bootstrap_servers, "client.id": client_id} | dict(
+    return with_client_logger({"bootstrap.servers": config.bootstrap_servers, "client.id": client_id} | dict(
         config.client_properties
-    )
+    ), client_id)

@@ -7,6 +7,11 @@ offset of each of its messages, so a segment can record exactly which offsets it
 A consumer also answers where its partition begins and ends (`bounds`) and can be moved (`seek`): the
 ingestor uses them to notice that the stream can no longer continue where the checkpoint says (retention
 deleted it, the topic was re-created, the broker lost its data) and to apply auto.offset.reset itself.
+
+For monitoring only, a consumer tells the partition's latest offset as it last heard it (`latest_offset`,
+no round trip: the consumer's lag is latest - current) and publishes each checkpoint where the stream's
+own tools look for a consumer's position (`commit`, Kafka's consumer group). Nothing reads that back: the
+offset ledger stays the only checkpoint.
 """
 
 from __future__ import annotations
@@ -51,6 +56,12 @@ class MessageBatch(Protocol):
         """The offset to read after this batch (last message's offset + 1)."""
         ...
 
+    @property
+    def last_timestamp_ms(self) -> int | None:
+        """The stream's timestamp of the batch's last message (milliseconds since the epoch: when it was
+        produced or appended), or None when the stream has none."""
+        ...
+
 
 class PartitionConsumer(Protocol):
     def fetch(self, max_messages: int, timeout_s: float) -> MessageBatch | None:
@@ -69,6 +80,18 @@ class PartitionConsumer(Protocol):
 
     def seek(self, offset: int) -> None:
         """Fetch from `offset` next (the ingestor applied auto.offset.reset)."""
+        ...
+
+    def latest_offset(self) -> int | None:
+        """The offset the partition's next message will get (its end, Kafka's high watermark), as the
+        consumer last heard it. Cheap enough to call every second: no broker round trip per call (it may
+        lag the truth by a fetch). None when not known yet."""
+        ...
+
+    def commit(self, offset: int) -> None:
+        """Publish `offset` (the next offset to read) where the stream's own tools look for a consumer's
+        position, asynchronously and best effort (failures are logged, never raised). For monitoring only:
+        the ingestor never reads it back."""
         ...
 
     def close(self) -> None: ...

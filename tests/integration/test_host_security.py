@@ -5,6 +5,7 @@ only authenticated callers get in; bodies and names are bounded; one server and 
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import subprocess
 import sys
@@ -100,7 +101,8 @@ def test_refused_client_properties_answer_400_naming_the_full_key_path(secured: 
     assert "refused" not in secured.get("/tables")["tables"]
 
 
-def test_what_librdkafka_rejects_is_400_and_the_coordinator_lives_on(secured: IngestdServer) -> None:
+def test_what_librdkafka_rejects_is_400_and_the_coordinator_lives_on(secured: IngestdServer,
+                                                                     kafka: KafkaBroker) -> None:
     schema, _ = seed_configs("typo")
     assert secured.post("/schemas", schema).status_code == 200
     error = error_of(secured, "/tables", table_config("typo", **{PROP + "fetch.wait.max.msz": "100"}))
@@ -112,7 +114,8 @@ def test_what_librdkafka_rejects_is_400_and_the_coordinator_lives_on(secured: In
     error = error_of(secured, "/tables", table_config("typo", **{
         "sasl.password": secret, PROP + "auto.offset.reset": secret}))
     assert secret not in error and "********" in error
-    assert secured.post("/tables", table_config("typo")).status_code == 200
+    kafka.create_topic("typo", 1)  # the stream is checked once the config is
+    assert secured.post("/tables", table_config("typo", kafka)).status_code == 200
     wait_until(lambda: secured.get("/tables/typo/status")["state"] in ("CONSUMING", "WAITING_FOR_STREAM",
                                                                        "STALLED"), what="status answers")
     assert secured.http.delete(secured.url + "/tables/typo").status_code == 200
@@ -171,8 +174,11 @@ def test_every_route_but_health_needs_a_user_or_a_token(secured: IngestdServer) 
         assert anonymous.post("/tables", content=b" " * (MAX_BODY * 4)).status_code == 401
 
 
-def test_the_cli_authenticates_with_options_or_environment(secured: IngestdServer, tmp_path: Path) -> None:
-    schema, table = seed_configs("clitable", **{"stream.kafka.broker.list": "127.0.0.1:1"})
+def test_the_cli_authenticates_with_options_or_environment(secured: IngestdServer, kafka: KafkaBroker,
+                                                           tmp_path: Path) -> None:
+    kafka.create_topic("clitable", 1)
+    table = table_config("clitable", kafka)
+    schema, _ = seed_configs("clitable")
     (tmp_path / "schema.json").write_bytes(orjson.dumps(schema))
     (tmp_path / "table.json").write_bytes(orjson.dumps(table))
     ingestd = [sys.executable, "-m", "ingestd"]
@@ -237,7 +243,9 @@ def test_bad_names_are_400_naming_the_field_and_bad_path_names_never_500(secured
                              ("DELETE", f"/schemas/{raw}"), ("GET", f"/segments/{raw}"),
                              ("GET", f"/segments/{raw}/{raw}/metadata")):
             status = secured.http.request(method, secured.url + path).status_code
-            assert status in (400, 404), (method, path, status)
+            # httpx sends /tables/.. and the like as /: the console's redirect (GET), nothing to delete (405)
+            root = posixpath.normpath(path) == "/" and status == {"GET": 307, "DELETE": 405}[method]
+            assert status in (400, 404) or root, (method, path, status)
     assert all(name.isprintable() and name for name in secured.get("/tables")["tables"])
 
 

@@ -1,0 +1,46 @@
+"""The stream check at table creation: a table is only accepted when its brokers answer and its topic
+exists, as Pinot checks a new REALTIME table's stream before it stores the config.
+
+Without it, a misspelt topic or broker list was accepted and the table waited (WAITING_FOR_STREAM)
+for a stream that would never come. The answer is a 400 naming the key to fix, within the metadata
+provider's timeout (a few seconds). Looking never creates a topic: the Kafka provider's metadata requests
+disallow auto-creation, which brokers with `auto.create.topics.enable` would otherwise do for a named topic.
+"""
+
+from __future__ import annotations
+
+from ingestd.config.table import StreamConfig
+from ingestd.errors import ConfigError, StreamError
+from ingestd.redact import scrub
+from ingestd.stream.spi import ConsumerFactory
+
+
+class TopicNotFound(StreamError):
+    """The brokers answered, and they do not have the topic."""
+
+
+class StreamUnreachable(StreamError):
+    """The brokers did not answer a metadata request in time (down, wrong address, firewalled)."""
+
+
+def check_stream(factory: ConsumerFactory, config: StreamConfig, secrets: list[str] | None = None) -> None:
+    """Raise ConfigError naming the topic or the broker list when the stream cannot serve the table.
+
+    `secrets`: values to keep out of the message (a client library may quote a property)."""
+    key = f"{config.configs_path}.stream.{config.stream_type}."
+    try:
+        provider = factory.metadata_provider()
+        try:
+            provider.partition_ids()
+        finally:
+            provider.close()
+    except TopicNotFound:
+        raise ConfigError(key + "topic.name", f"names topic {config.topic!r}, which does not exist on "
+                          f"{config.bootstrap_servers} (create it first: ingestd never creates topics)"
+                          ) from None
+    except StreamUnreachable as exc:
+        raise ConfigError(key + "broker.list", scrub(
+            f"{config.bootstrap_servers!r} cannot be reached: {exc}", secrets or [])) from None
+    except StreamError as exc:
+        raise ConfigError(key + "topic.name", scrub(
+            f"names topic {config.topic!r}, which cannot be read: {exc}", secrets or [])) from None
