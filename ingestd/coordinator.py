@@ -254,13 +254,14 @@ class Coordinator:
             self._assignments[spec.name] = assignment
             self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
         for worker_id, owned in assignment.items():
-            self.pool.send(worker_id, AssignPartitions(spec, owned))
+            self.pool.send(worker_id, AssignPartitions(spec, owned, len(partitions)))
 
     def _reassign_worker(self, worker_id: int) -> None:
         with self._lock:
-            owned = {name: a[worker_id] for name, a in self._assignments.items() if worker_id in a}
+            owned = {name: (a[worker_id], sum(map(len, a.values())))
+                     for name, a in self._assignments.items() if worker_id in a}
             self._status.pop(worker_id, None)
-        for name, partitions in owned.items():
+        for name, (partitions, on_server) in owned.items():
             spec = self.catalog.tables.get(name)
             if spec is not None:
-                self.pool.send(worker_id, AssignPartitions(spec, partitions))
+                self.pool.send(worker_id, AssignPartitions(spec, partitions, on_server))

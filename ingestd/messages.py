@@ -16,6 +16,7 @@ from ingestd.query.plan import QueryPlan
 class AssignPartitions:
     spec: TableSpec
     partitions: tuple[int, ...]
+    server_partitions: int = 1  # how many of the table's partitions this server consumes (all workers)
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class Worker:
 
     def _dispatch(self, command: object) -> None:
         if isinstance(command, AssignPartitions):
-            self._assign(command.spec, command.partitions)
+            self._assign(command.spec, command.partitions, command.server_partitions)
         elif isinstance(command, RunQuery):
             table = command.plan.table
             spec = self._specs.get(table)
@@ -151,7 +151,7 @@ class Worker:
         elif isinstance(command, Shutdown):
             self._running = False
 
-    def _assign(self, spec: TableSpec, partitions: tuple[int, ...]) -> None:
+    def _assign(self, spec: TableSpec, partitions: tuple[int, ...], server_partitions: int) -> None:
         owned = self._tables.setdefault(spec.name, {})
         self._specs[spec.name] = spec
         factory = spec.consumer_factory()
@@ -162,7 +162,7 @@ class Worker:
             try:
                 owned[partition] = PartitionIngestor(
                     spec, partition, self._paths.partition(spec.name, spec.uid, partition),
-                    factory, decoder_class(spec.schema, spec.config), partitions_here=len(partitions),
+                    factory, decoder_class(spec.schema, spec.config), server_partitions=server_partitions,
                 )
                 self._errors.pop((spec.name, partition), None)
             except Exception as exc:  # reported in status; the coordinator re-sends assignments

@@ -64,7 +64,7 @@ class FlushThresholds:
     time_ms: int
     segment_size_bytes: int = DEFAULT_SEGMENT_SIZE_BYTES
     initial_rows: int = DEFAULT_AUTOTUNE_INITIAL_ROWS
-    rows_per_worker: bool = False  # the unset default: `rows` is shared by the partitions of one worker
+    per_server: bool = False  # `rows` is a server's figure, shared by the partitions it consumes
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def _parse_flush(configs: Mapping[str, Any], path: str) -> FlushThresholds:
     time_key = next((k for k in _TIME_KEYS if k in configs), None)
     return FlushThresholds(
         rows=fixed,
-        rows_per_worker=rows_key is None and fixed == DEFAULT_FLUSH_ROWS,
+        per_server=fixed is not None and not (segment_rows and not rows),  # threshold.rows or the default
         time_ms=DEFAULT_FLUSH_TIME_MS if time_key is None
         else parse_duration_ms(configs[time_key], f"{path}.{time_key}"),
         segment_size_bytes=DEFAULT_SEGMENT_SIZE_BYTES if size_key is None

@@ -91,7 +91,7 @@ class PartitionIngestor:
         paths: PartitionPaths,
         factory: ConsumerFactory,
         decoder: MessageDecoder,
-        partitions_here: int = 1,
+        server_partitions: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own."""
@@ -104,7 +104,7 @@ class PartitionIngestor:
         self._ledger = OffsetLedger(paths.ledger)
         self.counters = PartitionCounters()
         recovered = recover_partition(paths, self._ledger)
-        self._policy = FlushPolicy(spec.config.stream.flush, recovered.records, partitions_here)
+        self._policy = FlushPolicy(spec.config.stream.flush, recovered.records, server_partitions)
         time_field = spec.schema.field(spec.config.time_column)
         self._time_factor = time_field.epoch_ms_factor() if time_field else None
         self._retention = RetentionKeeper(self._label, self._ledger, paths.segments, spec.config.retention_ms,

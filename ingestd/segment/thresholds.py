@@ -1,6 +1,9 @@
 """When a consuming segment seals: Pinot's flush thresholds.
 
-Rows: a fixed count, or (rows 0, or only a segment size given) a count learned per partition so sealed
+Rows: `threshold.rows` (or the 5,000,000 default) divided by the partitions this server consumes, as Pinot's
+DefaultFlushThresholdUpdater divides it by the most partitions one instance consumes; `segment.rows`
+as it is (FixedFlushThresholdUpdater); or (rows 0, or only a segment size given) a count learned per
+partition so sealed
 segments converge to the desired size, the way Pinot's SizeBasedSegmentFlushThresholdComputer does:
   * a rows-per-byte ratio, set by the first sealed segment, then 0.1 x this segment's + 0.9 x the old one;
   * next limit: the last segment stopped on time (fewer rows than its limit, smaller than the target) →
@@ -33,12 +36,12 @@ class _LastSegment:
 
 class FlushPolicy:
     def __init__(
-        self, flush: FlushThresholds, history: list[SegmentMetadata], partitions_here: int = 1
+        self, flush: FlushThresholds, history: list[SegmentMetadata], server_partitions: int = 1
     ) -> None:
-        """`partitions_here`: how many of the table's partitions this worker consumes; Pinot's unset
-        default (5,000,000 rows) is divided among them, so a worker's unsealed rows stay bounded."""
+        """`server_partitions`: how many of the table's partitions this server consumes (one ingestd
+        server is one Pinot instance); a per-server row threshold is divided among them."""
         self._flush = flush
-        self._partitions_here = max(1, partitions_here)
+        self._server_partitions = max(1, server_partitions)
         self._ratio = 0.0  # rows per byte
         self._last: _LastSegment | None = None
         for record in history:
@@ -55,8 +58,8 @@ class FlushPolicy:
     def row_limit(self) -> int:
         """The row limit for the next consuming segment."""
         if self._flush.rows is not None:
-            if self._flush.rows_per_worker:
-                return max(1, self._flush.rows // self._partitions_here)
+            if self._flush.per_server:
+                return max(1, self._flush.rows // self._server_partitions)
             return self._flush.rows
         if self._ratio == 0.0 or self._last is None:
             return self._last.row_limit if self._last and self._last.row_limit else self._flush.initial_rows

@@ -41,7 +41,7 @@ def test_table_commands_from_add_to_delete(
     kafka.create_topic(unique_name, 2)
     files = config_files(tmp_path, unique_name, **{
         "stream.kafka.topic.name": unique_name, "stream.kafka.broker.list": kafka.bootstrap,
-        "realtime.segment.flush.threshold.rows": "5",
+        "realtime.segment.flush.threshold.rows": "10",  # 5 per segment of each of 2 partitions
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest"})
     added = ingestd("add-table", *files, url=server.url)
     assert added.returncode == 0, added.stderr

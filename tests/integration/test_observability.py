@@ -115,7 +115,7 @@ def test_metrics_status_and_group_commits_match_what_was_published_and_queried(
     kafka: KafkaBroker, secured: IngestdServer, unique_name: str
 ) -> None:
     table, server = unique_name, secured
-    create_table(server, kafka, table, 2, **{"realtime.segment.flush.threshold.rows": "100",
+    create_table(server, kafka, table, 2, **{"realtime.segment.flush.threshold.rows": "200",  # 100 each
                                              "stream.kafka.consumer.prop.auto.offset.reset": "smallest"})
     published_at = now_ms()
     values = {0: [record(i, published_at - 1_000 + i) for i in range(120)] + [JUNK] * 3

@@ -1,5 +1,6 @@
-"""The rows threshold seals segments at exactly N rows with exact offset ranges, and a restart
-(clean, then kill -9) resumes from the ledger: the count stays exact and new messages keep coming."""
+"""The rows threshold seals segments at exactly N rows with exact offset ranges — N being the table's
+`threshold.rows` divided by the partitions the server consumes, as in Pinot — and a restart (clean,
+then kill -9) resumes from the ledger: the count stays exact and new messages keep coming."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def test_row_threshold_seals_exact_offset_ranges_and_survives_restarts(
 ) -> None:
     table = unique_name
     create_table(server, kafka, table, 3, **{
-        "realtime.segment.flush.threshold.rows": "1000",
+        "realtime.segment.flush.threshold.rows": "3000",  # 1,000 per segment of each of 3 partitions
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
     })
     kafka.publish(table, (student_record(i) for i in range(10_500)), partitions=3)

@@ -74,7 +74,7 @@ def test_heap_and_mmap_load_modes_answer_queries_the_same(
     answers = []
     for mode in ("MMAP", "HEAP"):
         name = f"{unique_name}_{mode.lower()}"
-        create_table(server, kafka, name, 2, **SMALLEST, **{"realtime.segment.flush.threshold.rows": "500"},
+        create_table(server, kafka, name, 2, **SMALLEST, **{"realtime.segment.flush.threshold.rows": "1000"},
                      index_config={"loadMode": mode})
         kafka.publish(name, (student_record(i, student=i % 7, subject=["A", "B", "C"][i % 3])
                              for i in range(3_000)), partitions=2)

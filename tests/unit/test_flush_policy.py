@@ -70,8 +70,13 @@ def test_the_learned_limit_is_rebuilt_from_the_ledger_history() -> None:
     assert FlushPolicy(flush, history).row_limit() == live.row_limit()
 
 
-def test_pinots_unset_default_is_shared_by_the_partitions_one_worker_consumes() -> None:
+def test_threshold_rows_and_the_default_are_shared_by_the_partitions_one_server_consumes() -> None:
+    """Pinot's DefaultFlushThresholdUpdater: the table's rows / the partitions one instance consumes;
+    FixedFlushThresholdUpdater: `threshold.segment.rows` per segment as it is."""
     default = flush_of(**{"realtime.segment.flush.threshold.rows": "-"})
-    assert FlushPolicy(default, [], partitions_here=4).row_limit() == 1_250_000
+    assert FlushPolicy(default, [], server_partitions=4).row_limit() == 1_250_000
     explicit = flush_of(**{"realtime.segment.flush.threshold.rows": "5000000"})
-    assert FlushPolicy(explicit, [], partitions_here=4).row_limit() == 5_000_000
+    assert FlushPolicy(explicit, [], server_partitions=4).row_limit() == 1_250_000
+    fixed = flush_of(**{"realtime.segment.flush.threshold.rows": "-",
+                        "realtime.segment.flush.threshold.segment.rows": "30000"})
+    assert FlushPolicy(fixed, [], server_partitions=4).row_limit() == 30_000
