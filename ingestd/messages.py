@@ -58,7 +58,8 @@ class QueryReply:
     total_docs: int = 0
     segments: int = 0
     consuming_segments: int = 0
-    segments_matched: int = 0  # segments holding at least one row that matched the filter
+    segments_processed: int = 0  # segments read after time pruning
+    segments_matched: int = 0  # segments read when some row matched the filter
     freshness_ms: int = 0  # the oldest "last consumed" time of the consuming segments (epoch ms)
     error: tuple[int, str] | None = None
 

@@ -1,4 +1,5 @@
-"""Sealed segments as the API shows them, read from the partitions' ledgers (read-only, no repair)."""
+"""Segments as the API shows them: sealed ones read from the partitions' ledgers (read-only, no
+repair), consuming ones from the partition's last reported status (Pinot's IN_PROGRESS)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,18 @@ def segment_metadata(paths: DataPaths, spec: TableSpec, name: str) -> dict[str, 
                 "status": "DONE",
             }
     raise NotFound(f"segment {name!r} of table {spec.name!r} does not exist")
+
+
+def consuming_segment_metadata(spec: TableSpec, partition: dict[str, Any]) -> dict[str, Any]:
+    """A consuming segment, from its partition's status: rows and offsets so far, still open."""
+    name = partition["consumingSegment"]
+    start = partition.get("startOffset")
+    return {
+        "segmentName": name,
+        "tableName": f"{spec.name}_REALTIME",
+        "partition": partition["partition"],
+        "sequenceNumber": int(name.split("__")[2]),
+        "startOffset": None if start is None else str(start),
+        "totalDocs": partition.get("consumingRows", 0),
+        "status": "IN_PROGRESS",
+    }

@@ -18,9 +18,10 @@ from typing import Any
 import pyarrow as pa
 
 from ingestd.errors import QueryError
-from ingestd.ingest.partition import PartitionView
+from ingestd.ingest.view import PartitionView
 from ingestd.messages import QueryReply, RunQuery
 from ingestd.query.engine import ArrowSqlEngine
+from ingestd.query.pieces import gather
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +64,14 @@ class WorkerQueryService:
             return self._error(request, QueryError.TABLE_DOES_NOT_EXIST, "no partitions of this table here")
         if time.monotonic() >= request.deadline:
             raise QueryError(QueryError.EXECUTION_TIMEOUT, "the query timed out before it started")
-        pieces = [table for view in views for table in view.sealed]
-        pieces += [pa.Table.from_batches(view.consuming, schema=schema) for view in views]
-        data = pa.concat_tables(pieces) if pieces else schema.empty_table()
-        result, matched = self._engine.run_part(request.plan, data, request.request_id, request.deadline)
-        with_rows = sum(1 for piece in pieces if piece.num_rows)
+        data = gather(views, schema, request.plan)
+        result, matched = self._engine.run_part(request.plan, data.table, request.request_id,
+                                                request.deadline)
         return QueryReply(
             request.request_id, self._worker_id, result=result, matched_docs=matched,
-            total_docs=data.num_rows, segments=len(pieces), consuming_segments=len(views),
-            segments_matched=with_rows if matched else 0,
+            total_docs=data.total_docs, segments=data.segments, consuming_segments=data.consuming,
+            segments_processed=data.segments_processed,
+            segments_matched=data.segments_processed if matched else 0, freshness_ms=data.freshness_ms,
         )
 
     def _error(self, request: RunQuery, code: int, message: str) -> QueryReply:

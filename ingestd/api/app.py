@@ -26,7 +26,7 @@ from ingestd.query.admission import QueryAdmission
 from ingestd.query.broker import Broker
 from ingestd.query.engine import ArrowSqlEngine
 from ingestd.redact import mask_secrets
-from ingestd.segments_view import segment_metadata, segment_names
+from ingestd.segments_view import consuming_segment_metadata, segment_metadata, segment_names
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,21 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.get("/segments/{name}")
     def list_segments(name: str) -> list[dict[str, list[str]]]:
-        return [{"REALTIME": segment_names(coordinator.paths, catalog.table(name))}]
+        """Sealed segments, then the consuming ones (Pinot lists both)."""
+        spec = catalog.table(name)
+        consuming = [p["consumingSegment"] for p in consuming_partitions(spec.name)]
+        return [{"REALTIME": segment_names(coordinator.paths, spec) + consuming}]
+
+    def consuming_partitions(table: str) -> list[dict[str, Any]]:
+        return [p for p in coordinator.table_status(table)["partitions"] if p.get("consumingSegment")]
 
     @app.get("/segments/{name}/{segment}/metadata")
     def get_segment_metadata(name: str, segment: str) -> dict[str, Any]:
-        return segment_metadata(coordinator.paths, catalog.table(name), segment)
+        spec = catalog.table(name)
+        consuming = [p for p in consuming_partitions(spec.name) if p["consumingSegment"] == segment]
+        if consuming:
+            return consuming_segment_metadata(spec, consuming[0])
+        return segment_metadata(coordinator.paths, spec, segment)
 
     return app
 

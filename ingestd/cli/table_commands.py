@@ -108,7 +108,9 @@ def segments(table: str, details: bool, api: Api) -> None:
       ingestd segments transcript --long
     """
     path = f"/segments/{quote(table, safe='')}"
-    names: list[str] = api.call("GET", path)[0]["REALTIME"]
+    status = api.call("GET", f"/tables/{quote(table, safe='')}/status")
+    consuming = {p.get("consumingSegment") for p in status["partitions"]}  # /segments lists them too
+    names = [name for name in api.call("GET", path)[0]["REALTIME"] if name not in consuming]
     if not names:
         click.echo(f"{table} has no sealed segments yet", err=True)
         return

@@ -31,6 +31,7 @@ from ingestd.ingest.progress import PartitionProgress, newest_event_ms
 from ingestd.ingest.recovery import recover_partition
 from ingestd.ingest.retention import RetentionKeeper
 from ingestd.ingest.table_spec import TableSpec
+from ingestd.ingest.view import PartitionView, SealedPiece
 from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
 from ingestd.segment.consuming import ConsumingSegment
@@ -53,15 +54,6 @@ class _Work:
     decoded: DecodedBatch | None = None
     row: int = 0
     message: int = 0
-
-
-@dataclass(frozen=True)
-class PartitionView:
-    """What a query sees of one partition. Immutable: the ingest thread replaces it as a whole after
-    each change, so a query thread never sees a segment both sealed and consuming, or neither."""
-
-    sealed: tuple[pa.Table, ...]
-    consuming: tuple[pa.RecordBatch, ...]
 
 
 @dataclass
@@ -114,7 +106,7 @@ class PartitionIngestor:
             for meta in recovered.segments
         ]
         self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
-        self.view = PartitionView(tuple(table for _, table in self.sealed), ())
+        self.view = PartitionView(self._sealed_pieces(), (), self.segment.name)
         self._pending: _Work | None = None  # held while a seal or a reset record cannot be written
         self._fetched: MessageBatch | None = None  # fetched, rows not yet in: retried if processing fails
         self._awaiting_data = False  # a probe found a reset and moved the consumer; nothing arrived since
@@ -333,12 +325,21 @@ class PartitionIngestor:
 
     def _publish(self) -> None:
         """Replace the view queries read (one reference assignment: atomic for other threads)."""
-        self.view = PartitionView(tuple(table for _, table in self.sealed), tuple(self.segment.batches))
+        sealed = self.view.sealed if len(self.view.sealed) == len(self.sealed) and all(
+            piece.table is table for piece, (_, table) in zip(self.view.sealed, self.sealed, strict=True)
+        ) else self._sealed_pieces()
+        self.view = PartitionView(sealed, tuple(self.segment.batches), self.segment.name,
+                                  self.segment.last_consumed_ms)
+
+    def _sealed_pieces(self) -> tuple[SealedPiece, ...]:
+        return tuple(SealedPiece(table, meta.name, meta.min_time, meta.max_time)
+                     for meta, table in self.sealed)
 
     def tables(self) -> tuple[list[pa.Table], pa.Table]:
         """The sealed segments' tables and the consuming segment's rows, as of the last change."""
         view = self.view
-        return list(view.sealed), pa.Table.from_batches(view.consuming, schema=self._schema)
+        consuming = pa.Table.from_batches(view.consuming, schema=self._schema)
+        return [piece.table for piece in view.sealed], consuming
 
     def _state(self) -> str:
         if self._poll_retry.failing:

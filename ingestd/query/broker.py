@@ -121,7 +121,8 @@ class Broker:
 
         plan = plan_query(sql, lookup)
         table = tables[-1]
-        result = self._engine.result_schema(plan.pinot_sql, plan.named_sql, plan.table, table.arrow_schema)
+        result = self._engine.result_schema(plan.pinot_sql, plan.named_sql, plan.table,
+                                            table.with_virtual(plan.virtual_columns))
         prepared = _Prepared(plan, table, result)
         with self._lock:
             self._prepared[sql] = prepared
@@ -148,7 +149,7 @@ class Broker:
                              "(timeoutMs)")
         partials = [reply.result for reply in replies if reply.result is not None]
         if not partials:
-            empty = prepared.table.arrow_schema.empty_table()
+            empty = prepared.table.with_virtual(plan.virtual_columns).empty_table()
             partials = [self._engine.run(plan.worker_sql, plan.table, empty)]
         # the merge gets a grace beyond the deadline: waiting out a worker that never answered may have
         # used it all, and the answered part is still worth giving (marked partial)
@@ -178,7 +179,7 @@ class Broker:
             "numEntriesScannedInFilter": sum(r.total_docs for r in replies) * plan.filter_columns,
             "numEntriesScannedPostFilter": docs * plan.projected_columns,
             "numSegmentsQueried": sum(r.segments for r in replies),
-            "numSegmentsProcessed": sum(r.segments for r in replies),
+            "numSegmentsProcessed": sum(r.segments_processed for r in replies),
             "numSegmentsMatched": sum(r.segments_matched for r in replies),
             "numConsumingSegmentsQueried": sum(r.consuming_segments for r in replies),
             "minConsumingFreshnessTimeMs": min((r.freshness_ms for r in replies if r.freshness_ms),

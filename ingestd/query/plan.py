@@ -19,3 +19,5 @@ class QueryPlan:
     json_columns: tuple[int, ...] = ()  # answer columns that are a JSON column as stored (typed JSON)
     filter_columns: int = 0  # distinct columns the WHERE reads (numEntriesScannedInFilter)
     projected_columns: int = 0  # distinct columns read after the filter (numEntriesScannedPostFilter)
+    virtual_columns: tuple[str, ...] = ()  # $segmentName, $docId, $hostName: workers add them when asked
+    time_range: tuple[int | None, int | None] | None = None  # WHERE's bounds on the time column: pruning

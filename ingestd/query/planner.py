@@ -41,7 +41,8 @@ from ingestd.query.sql_ast import (
     walk_all,
     with_alias,
 )
-from ingestd.query.table_info import TableInfo
+from ingestd.query.table_info import VIRTUAL_COLUMNS, TableInfo
+from ingestd.query.time_pruning import time_bounds
 
 DEFAULT_LIMIT = 10
 _PLAIN_MODIFIERS = {"LIMIT_MODIFIER", "ORDER_MODIFIER", "DISTINCT_MODIFIER"}
@@ -52,6 +53,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     node = parse_select(sql)
     _check_supported(node)
     info = _bind_table(node, lookup)
+    virtual = _virtual_columns(node)
     _expand_star(node, info)
     node = translate(node, columns_from_schema(info.schema))  # Pinot's functions, once
     named = clone(node)
@@ -60,7 +62,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     node = _apply_pinot_conventions(node, info)
     node = _expand_group_by_all(node)
     node = _group_by_elements(node, info)
-    kind, worker, broker, matched = _plan(node, info.columns)
+    kind, worker, broker, matched = _plan(node, info.columns + list(virtual))
     count = _count_node(node) if kind != "aggregate" else None
     worker_sql, broker_sql, pinot_sql, named_sql, count_sql = to_sql_many(
         [worker, broker, node, named, count or node])  # one round trip to DuckDB for all five
@@ -68,7 +70,28 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     return QueryPlan(info.name, kind, worker_sql, count_sql if count else "", broker_sql, pinot_sql,
                      named_sql, matched, json_columns=json_columns,
                      filter_columns=len(_column_names(node.get("where_clause"))),
-                     projected_columns=len(_column_names(rest)))
+                     projected_columns=len(_column_names(rest)), virtual_columns=virtual,
+                     time_range=time_bounds(node.get("where_clause"), info.time_column))
+
+
+def _virtual_columns(node: Node) -> tuple[str, ...]:
+    """DuckDB reads Pinot's `$segmentName` as a query parameter: make each a column reference to the
+    virtual column workers add; any other parameter is an error."""
+    by_lower = {name[1:].lower(): name for name in VIRTUAL_COLUMNS}
+    used: list[str] = []
+
+    def as_column(expr: Node) -> Node | None:
+        if expr.get("class") != "PARAMETER":
+            return None
+        name = by_lower.get(str(expr.get("identifier", "")).lower())
+        if name is None:
+            raise QueryError(QueryError.SQL_PARSING, "query parameters are not supported (virtual columns: "
+                             f"{', '.join(VIRTUAL_COLUMNS)})")
+        used.append(name)
+        return column_ref(name, expr.get("alias", ""))
+
+    node.update(replace({k: v for k, v in node.items() if k != "from_table"}, as_column))
+    return tuple(dict.fromkeys(used))
 
 
 def _column_names(tree: object) -> set[str]:

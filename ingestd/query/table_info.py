@@ -9,6 +9,10 @@ import pyarrow as pa
 
 from ingestd.config.schema import DataType, FieldSpec, Schema
 
+# Pinot's virtual columns: which segment a row is in, its position there, and the server that holds it.
+VIRTUAL_COLUMNS: dict[str, pa.DataType] = {"$segmentName": pa.string(), "$docId": pa.int32(),
+                                           "$hostName": pa.string()}
+
 
 @dataclass(frozen=True)
 class TableInfo:
@@ -25,6 +29,10 @@ class TableInfo:
         """The field spec of `column`, matched case-insensitively (Pinot's default)."""
         wanted = column.lower()
         return next((f for f in self.schema.fields if f.name.lower() == wanted), None)
+
+    def with_virtual(self, names: tuple[str, ...]) -> pa.Schema:
+        """The Arrow schema plus the virtual columns `names`, as workers present them to a query."""
+        return pa.schema([*self.arrow_schema, *(pa.field(n, VIRTUAL_COLUMNS[n]) for n in names)])
 
     def is_json(self, column: str) -> bool:
         spec = self.field(column)

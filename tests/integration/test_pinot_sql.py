@@ -154,3 +154,21 @@ def test_pinot_syntax_limit_offset_case_insensitive_names_explain_and_unknown_fu
     assert server.query(f"SELECT nosuchfunction(user) FROM {TABLE}")["exceptions"][0]["errorCode"] == 700
     body = server.query(f"SET timeoutMs = 5000; SELECT COUNT(*) FROM {TABLE} OPTION(timeoutMs=6000)")
     assert body["resultTable"]["rows"] == [[len(RECORDS)]] and body["numRowsResultSet"] == 1
+
+
+def test_virtual_columns_time_pruning_and_freshness(server: IngestdServer) -> None:
+    got = answer(server, f"SELECT $segmentName, $docId, $hostName, user FROM {TABLE} ORDER BY ts LIMIT 3")
+    assert got["dataSchema"]["columnNames"] == ["$segmentName", "$docId", "$hostName", "user"]
+    segments = server.get(f"/segments/{TABLE}")[0]["REALTIME"]  # sealed and consuming, as in Pinot
+    assert all(row[0] in segments and isinstance(row[1], int) and row[2] for row in got["rows"])
+    per_segment = rows(server, f"SELECT $segmentName, COUNT(*), MAX($docId) FROM {TABLE} GROUP BY 1 "
+                               "LIMIT 100")
+    assert sum(n for _, n, _ in per_segment) == len(RECORDS)
+    assert all(top == n - 1 for _, n, top in per_segment)  # docIds number each segment's rows from 0
+
+    first_day = sum(1 for r in RECORDS if r["ts"] < BASE + DAY)
+    body = server.query(f"SELECT COUNT(*) FROM {TABLE} WHERE ts < {BASE + DAY}")
+    assert body["resultTable"]["rows"] == [[first_day]]
+    assert body["numSegmentsProcessed"] < body["numSegmentsQueried"]  # later days' segments skipped
+    assert body["totalDocs"] == len(RECORDS) and body["numDocsScanned"] == first_day
+    assert body["minConsumingFreshnessTimeMs"] > 0

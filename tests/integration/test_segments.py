@@ -79,7 +79,7 @@ def test_heap_and_mmap_load_modes_answer_queries_the_same(
         kafka.publish(name, (student_record(i, student=i % 7, subject=["A", "B", "C"][i % 3])
                              for i in range(3_000)), partitions=2)
         wait_until(lambda name=name: server.count(name) == 3_000, what=f"{mode} rows")
-        wait_until(lambda name=name: len(server.get(f"/segments/{name}")[0]["REALTIME"]) == 6,
+        wait_until(lambda name=name: sum(map(len, segments_by_partition(server, name).values())) == 6,
                    what=f"{mode} sealed segments")
         assert server.get(f"/tables/{name}")["REALTIME"]["tableIndexConfig"]["loadMode"] == mode
         answers.append(server.query(f"SELECT subject, studentID, COUNT(*), SUM(score), MAX(\"timestamp\") "

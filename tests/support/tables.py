@@ -27,9 +27,11 @@ def create_table(server: IngestdServer, kafka: KafkaBroker, name: str, partition
 
 
 def segments_by_partition(server: IngestdServer, table: str) -> dict[int, list[dict[str, Any]]]:
+    """The sealed segments' metadata by partition (`/segments` lists the consuming ones too)."""
     names = server.get(f"/segments/{table}")[0]["REALTIME"]
     found: dict[int, list[dict[str, Any]]] = {}
     for name in names:
         meta = server.get(f"/segments/{table}/{name}/metadata")
-        found.setdefault(meta["partition"], []).append(meta)
+        if meta["status"] == "DONE":
+            found.setdefault(meta["partition"], []).append(meta)
     return {p: sorted(metas, key=lambda m: m["sequenceNumber"]) for p, metas in found.items()}

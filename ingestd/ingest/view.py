@@ -1,0 +1,29 @@
+"""What a query sees of one partition: immutable pieces the ingest thread publishes and query threads
+read without a lock (one reference assignment replaces the whole view)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class SealedPiece:
+    """A sealed segment as queries see it: its rows, its name, and its time column's range."""
+
+    table: pa.Table
+    name: str
+    min_time: int | None
+    max_time: int | None
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    """What a query sees of one partition. Immutable: the ingest thread replaces it as a whole after
+    each change, so a query thread never sees a segment both sealed and consuming, or neither."""
+
+    sealed: tuple[SealedPiece, ...]
+    consuming: tuple[pa.RecordBatch, ...]
+    consuming_name: str = ""
+    last_consumed_ms: int | None = None  # when the consuming segment last took messages
