@@ -99,6 +99,15 @@ class AggregatePlanner:
                       group_sets=[list(range(len(self.groups)))] if self.groups else [])
         return worker
 
+    def row_count_columns(self) -> tuple[str, ...]:
+        """When every partial of the worker's part is COUNT(*) over all its rows (no WHERE, no GROUP BY),
+        their names: a worker answers them from its row count, as Pinot answers COUNT(*) from segment
+        metadata, without a scan. Empty otherwise."""
+        if self.groups or self.node.get("where_clause") or any(
+                function_name(a) != "count_star" for a in self.aggregates):
+            return ()
+        return (MATCHED_COLUMN, *(f"__a{j}_0" for j in range(len(self.aggregates))))
+
     def broker_node(self) -> Node:
         merges = {shape(a): expression(self._partials(j, a)[1]) for j, a in enumerate(self.aggregates)}
 

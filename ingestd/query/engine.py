@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestd.errors import QueryError
+from ingestd.query.deadlines import DeadlineWatch
 
 if TYPE_CHECKING:
     from ingestd.query.plan import QueryPlan
@@ -35,6 +36,7 @@ class ArrowSqlEngine:
         self._lock = threading.Lock()
         self._running: dict[object, list[duckdb.DuckDBPyConnection]] = {}
         self._interrupted: dict[object, float] = {}  # query id → when (pruned after an hour)
+        self._deadlines = DeadlineWatch()
 
     def run(self, sql: str, table_name: str, data: pa.Table, query_id: object = None,
             deadline: float | None = None) -> pa.Table:
@@ -49,15 +51,12 @@ class ArrowSqlEngine:
                 cursor.close()
                 raise QueryError(QueryError.QUERY_CANCELLED, "the query was cancelled")
             self._running.setdefault(key, []).append(cursor)
-        timer = None
+        watch = None
         if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline <= time.monotonic():
                 self._forget(key, cursor)
                 raise QueryError(QueryError.EXECUTION_TIMEOUT, "the query timed out")
-            timer = threading.Timer(remaining, cursor.interrupt)
-            timer.daemon = True
-            timer.start()
+            watch = self._deadlines.add(deadline, cursor.interrupt)
         try:
             cursor.register(table_name, data)
             return cursor.sql(sql).to_arrow_table()
@@ -68,8 +67,8 @@ class ArrowSqlEngine:
         except duckdb.Error as exc:
             raise _query_error(exc) from exc
         finally:
-            if timer is not None:
-                timer.cancel()
+            if watch is not None:
+                self._deadlines.cancel(watch)
             self._forget(key, cursor)
 
     def result_schema(self, typed_sql: str, named_sql: str, table_name: str, schema: pa.Schema) -> pa.Schema:
@@ -116,6 +115,9 @@ class ArrowSqlEngine:
                  deadline: float | None = None) -> tuple[pa.Table, int]:
         """A worker's part of a scattered query over its `data`: the worker SQL's result, and how many
         rows matched the WHERE (numDocsScanned), from the partial counts, a COUNT(*), or every row."""
+        if plan.row_count_columns:  # COUNT(*) of every row: known without a scan
+            rows = pa.array([data.num_rows], pa.int64())
+            return pa.table({name: rows for name in plan.row_count_columns}), data.num_rows
         result = self.run(plan.worker_sql, plan.table, data, query_id, deadline)
         if plan.matched_column:
             return result, int(pc.sum(result.column(plan.matched_column)).as_py() or 0)

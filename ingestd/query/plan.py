@@ -21,3 +21,4 @@ class QueryPlan:
     projected_columns: int = 0  # distinct columns read after the filter (numEntriesScannedPostFilter)
     virtual_columns: tuple[str, ...] = ()  # $segmentName, $docId, $hostName: workers add them when asked
     time_range: tuple[int | None, int | None] | None = None  # WHERE's bounds on the time column: pruning
+    row_count_columns: tuple[str, ...] = ()  # the worker's part is only COUNT(*)s of all its rows: these

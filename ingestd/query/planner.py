@@ -62,7 +62,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
     node = _apply_pinot_conventions(node, info)
     node = _expand_group_by_all(node)
     node = _group_by_elements(node, info)
-    kind, worker, broker, matched = _plan(node, info.columns + list(virtual))
+    kind, worker, broker, matched, counted = _plan(node, info.columns + list(virtual))
     count = _count_node(node) if kind != "aggregate" else None
     worker_sql, broker_sql, pinot_sql, named_sql, count_sql = to_sql_many(
         [worker, broker, node, named, count or node])  # one round trip to DuckDB for all five
@@ -71,6 +71,7 @@ def plan_query(sql: str, lookup: Callable[[str], TableInfo | None]) -> QueryPlan
                      named_sql, matched, json_columns=json_columns,
                      filter_columns=len(_column_names(node.get("where_clause"))),
                      projected_columns=len(_column_names(rest)), virtual_columns=virtual,
+                     row_count_columns=counted,
                      time_range=time_bounds(node.get("where_clause"), info.time_column))
 
 
@@ -98,16 +99,18 @@ def _column_names(tree: object) -> set[str]:
     return {n["column_names"][-1].lower() for n in walk(tree) if n.get("class") == "COLUMN_REF"}
 
 
-def _plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str]:
-    """(kind, worker node, broker node, the worker's matched-rows column or "")."""
+def _plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str, tuple[str, ...]]:
+    """(kind, worker node, broker node, the worker's matched-rows column or "", the worker's columns
+    that are its row count)."""
     if _needs_whole_rows(node):
         return _generic_plan(node, columns)
     if contains_aggregate([node["select_list"], node.get("having")]) or node.get("group_expressions"):
         planner = AggregatePlanner(node, columns)
         if not planner.decomposable():
             return _generic_plan(node, columns)
-        return "aggregate", planner.worker_node(), planner.broker_node(), planner.matched_column
-    return "selection", _selection_worker_node(node, columns), node, ""
+        return ("aggregate", planner.worker_node(), planner.broker_node(), planner.matched_column,
+                planner.row_count_columns())
+    return "selection", _selection_worker_node(node, columns), node, "", ()
 
 
 def _check_supported(node: Node) -> None:
@@ -266,7 +269,7 @@ def _needs_whole_rows(node: Node) -> bool:
     )
 
 
-def _generic_plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str]:
+def _generic_plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str, tuple[str, ...]]:
     """Workers send the referenced columns of their rows; the broker runs the whole query."""
     sampled = bool(_sample(node))
     worker = _worker_node(node, _referenced(node, columns), [])
@@ -275,7 +278,7 @@ def _generic_plan(node: Node, columns: list[str]) -> tuple[str, Node, Node, str]
         worker["where_clause"] = None  # a sample is drawn before WHERE: the broker applies both
     else:
         broker["where_clause"] = None  # applied once, by the workers
-    return "generic", worker, broker, ""
+    return "generic", worker, broker, "", ()
 
 
 def _count_node(node: Node) -> Node | None:
