@@ -4,6 +4,10 @@ queries. It holds metadata only; all data lives in the workers.
 Its background threads (supervisor, stream probe, a reply reader per worker) catch every error: a failure is
 logged, recorded against the table it concerns (shown in that table's status), and the loop goes on.
 One bad table can never stop the others from being assigned or dead workers from being restarted.
+
+Config changes (schemas, tables, pause state) are serialized; each is swapped into the catalog and sent to
+the workers under the lock that also orders assignments, so a worker always gets the newest config last
+and sees a change before any query planned after it (its commands run in the order sent).
 """
 
 from __future__ import annotations
@@ -18,8 +22,20 @@ from typing import Any
 from ingestd.assignment import assign_round_robin
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
+from ingestd.errors import ConfigError, Conflict, NotFound
 from ingestd.ingest.table_spec import TableSpec
-from ingestd.messages import Ack, AssignPartitions, CancelQuery, DropTable, QueryReply, RunQuery, WorkerStatus
+from ingestd.messages import (
+    Ack,
+    AssignPartitions,
+    CancelQuery,
+    ControlReply,
+    ControlTable,
+    DropTable,
+    QueryReply,
+    RunQuery,
+    UpdateTable,
+    WorkerStatus,
+)
 from ingestd.paths import DataPaths
 from ingestd.query.broker import REPLY_GRACE_S, Gathered, QueryContext
 from ingestd.query.plan import QueryPlan
@@ -40,6 +56,7 @@ REDISCOVER_INTERVAL_S = 30.0
 RETRY_DISCOVERY_S = 2.0
 STREAM_PROBE_INTERVAL_S = 3.0
 DROP_TIMEOUT_S = 15.0
+CONTROL_TIMEOUT_S = 60.0  # workers seal their consuming segments (pause, forceCommit) or apply a config
 # A loop step may wait ~5 s per table whose brokers do not answer (one metadata request each): a step
 # running longer than this is hung, and the systemd watchdog pings stop (systemd_notify.py).
 LOOP_STALL_S = 60.0
@@ -58,6 +75,7 @@ class Coordinator:
         self._next_discovery: dict[str, float] = {}
         self._status: dict[int, WorkerStatus] = {}
         self._lock = threading.RLock()
+        self._config_lock = threading.Lock()  # one config change (schema, table, pause state) at a time
         self._stopping = threading.Event()
         self._pool: WorkerPool | None = None
         self._threads: list[threading.Thread] = []
@@ -117,20 +135,87 @@ class Coordinator:
             return dict(self._status)
 
     # tables ----------------------------------------------------------------------------------
-    def add_schema(self, raw: Any) -> Schema:
-        return self.catalog.put_schema(raw)
+    def add_schema(self, raw: Any, override: bool = True, name: str | None = None) -> Schema:
+        """Store a schema, or change the stored one (`override`; `name`: the one PUT names): the tables
+        using it take new columns live; removing or retyping a column is a Conflict."""
+        with self._config_lock:
+            schema, specs = self.catalog.prepare_schema(raw)
+            if name is not None and name != schema.name:
+                raise ConfigError("schemaName", f"{schema.name!r} does not match the schema {name!r} of the "
+                                  "request path")
+            if name is not None and name not in self.catalog.schemas:
+                raise NotFound(f"schema {name!r} does not exist")
+            if not override and schema.name in self.catalog.schemas:
+                raise Conflict(f"schema {schema.name!r} already exists")
+            if self.catalog.schemas.get(schema.name) == schema:
+                specs = []  # unchanged: nothing to tell the workers
+            self._apply(specs, lambda: self.catalog.commit_schema(raw, schema, specs))
+        if specs:
+            log.info("schema %s changed; applied live to table(s) %s", schema.name, [s.name for s in specs])
+        return schema
+
+    def update_table(self, name: str, raw: Any) -> TableSpec:
+        """Change a live table's config: checked (a new broker list must answer), stored, then applied by
+        its workers without losing or re-reading a row."""
+        with self._config_lock:
+            spec = self.catalog.prepare_table(name, raw)
+            old, new = self.catalog.table(name).config.stream, spec.config.stream
+            if (old.bootstrap_servers, old.client_properties) != (new.bootstrap_servers,
+                                                                  new.client_properties):
+                check_stream(spec.consumer_factory(), new, list(secret_values(spec.config.raw)))
+            self._apply([spec], lambda: self.catalog.commit_table(spec))
+        log.info("table %s: config updated live", spec.name)
+        return spec
+
+    def _apply(self, specs: list[TableSpec], commit: Callable[[], None]) -> None:
+        """Swap the change into the catalog and send it to the workers owning the tables (under the
+        assignment lock, see the module doc), then wait for them to apply it."""
+        request_id = self._rendezvous.open()
+        with self._lock:
+            commit()
+            sends = [(worker_id, UpdateTable(request_id, spec, sum(map(len, owned.values()))))
+                     for spec in specs for owned in [self._assignments.get(spec.name, {})]
+                     for worker_id in owned]
+            for worker_id, message in sends:
+                self.pool.send(worker_id, message)
+        acked = self._rendezvous.wait(request_id, len(sends), time.monotonic() + CONTROL_TIMEOUT_S)
+        if len(acked) < len(sends):
+            log.warning("%d worker(s) did not confirm a config change in time (they get it with their next "
+                        "assignment)", len(sends) - len(acked))
+
+    def control(self, name: str, action: str, consume_from: str | None = None,
+                pause: dict[str, Any] | None = None, partitions: tuple[int, ...] | None = None
+                ) -> tuple[list[str], list[str]]:
+        """Pause, resume or force-commit a table's partitions (`pause`: its new pause state, stored first):
+        the consuming segments sealed, and those whose seal still fails."""
+        spec = self.catalog.table(name)
+        request_id = self._rendezvous.open()
+        with self._config_lock, self._lock:
+            if pause is not None:
+                self.catalog.set_pause(spec.name, pause)
+            owners = [w for w in self._assignments.get(spec.name, {}) if self.pool.is_alive(w)]
+            for worker_id in owners:
+                self.pool.send(worker_id, ControlTable(request_id, spec.name, action, consume_from,
+                                                       partitions))
+        replies: list[ControlReply] = self._rendezvous.wait(request_id, len(owners),
+                                                            time.monotonic() + CONTROL_TIMEOUT_S)
+        committed = sorted(name for reply in replies for name in reply.committed)
+        pending = sorted(name for reply in replies for name in reply.pending)
+        return committed, pending
 
     def add_table(self, raw: Any) -> TableSpec:
         """Store a new table once its stream answers (a missing topic or unreachable brokers is a 400)."""
-        spec = self.catalog.put_table(raw, verify=lambda new: check_stream(
-            new.consumer_factory(), new.config.stream, list(secret_values(new.config.raw))))
+        with self._config_lock:
+            spec = self.catalog.put_table(raw, verify=lambda new: check_stream(
+                new.consumer_factory(), new.config.stream, list(secret_values(new.config.raw))))
         with self._lock:
             self._next_discovery[spec.name] = 0.0  # the supervisor assigns its partitions at once
         log.info("table %s created (topic %s)", spec.name, spec.config.stream.topic)
         return spec
 
     def drop_table(self, name: str) -> None:
-        spec = self.catalog.remove_table(self.catalog.table(name).name)
+        with self._config_lock:
+            spec = self.catalog.remove_table(self.catalog.table(name).name)
         with self._lock:
             owners = self._assignments.pop(spec.name, {})
             self._next_discovery.pop(spec.name, None)
@@ -176,7 +261,15 @@ class Coordinator:
     # status ----------------------------------------------------------------------------------
     def table_status(self, name: str) -> dict[str, Any]:
         spec = self.catalog.table(name)
-        return table_status(spec, self._view(spec))
+        status = table_status(spec, self._view(spec))
+        if self.catalog.is_paused(spec.name):
+            status["state"] = "PAUSED"
+        return status
+
+    def assignment(self, name: str) -> dict[int, tuple[int, ...]]:
+        """Which worker owns which of the table's partitions."""
+        with self._lock:
+            return dict(self._assignments.get(self.catalog.table(name).name, {}))
 
     def consuming_segments_info(self, name: str) -> dict[str, Any]:
         """Pinot's `GET /tables/{t}/consumingSegmentsInfo` document."""
@@ -204,7 +297,7 @@ class Coordinator:
         if isinstance(message, WorkerStatus):
             with self._lock:
                 self._status[message.worker_id] = message
-        elif isinstance(message, QueryReply | Ack):
+        elif isinstance(message, QueryReply | Ack | ControlReply):
             self._rendezvous.deliver(message.request_id, message)
 
     def _supervise(self) -> None:
@@ -253,15 +346,18 @@ class Coordinator:
             self._table_errors.pop(spec.name, None)
             self._assignments[spec.name] = assignment
             self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
-        for worker_id, owned in assignment.items():
-            self.pool.send(worker_id, AssignPartitions(spec, owned, len(partitions)))
+            current = self.catalog.tables.get(spec.name, spec)  # a config change may have come meanwhile
+            paused = self.catalog.is_paused(spec.name)
+            for worker_id, owned in assignment.items():
+                self.pool.send(worker_id, AssignPartitions(current, owned, len(partitions), paused))
 
     def _reassign_worker(self, worker_id: int) -> None:
         with self._lock:
             owned = {name: (a[worker_id], sum(map(len, a.values())))
                      for name, a in self._assignments.items() if worker_id in a}
             self._status.pop(worker_id, None)
-        for name, (partitions, on_server) in owned.items():
-            spec = self.catalog.tables.get(name)
-            if spec is not None:
-                self.pool.send(worker_id, AssignPartitions(spec, partitions, on_server))
+            for name, (partitions, on_server) in owned.items():
+                spec = self.catalog.tables.get(name)
+                if spec is not None:
+                    self.pool.send(worker_id, AssignPartitions(spec, partitions, on_server,
+                                                               self.catalog.is_paused(name)))

@@ -17,6 +17,28 @@ class AssignPartitions:
     spec: TableSpec
     partitions: tuple[int, ...]
     server_partitions: int = 1  # how many of the table's partitions this server consumes (all workers)
+    paused: bool = False  # the table's consumption is paused (pauseConsumption, persisted in the catalog)
+
+
+@dataclass(frozen=True)
+class UpdateTable:
+    """A live table's config or schema changed: apply `spec` to its partitions here (acknowledged)."""
+
+    request_id: int
+    spec: TableSpec
+    server_partitions: int = 1
+
+
+@dataclass(frozen=True)
+class ControlTable:
+    """An operation on a table's partitions here: `pause`, `resume` (from `consume_from`: None for the
+    last consumed offset, `smallest` or `largest`) or `forceCommit`; answered by a ControlReply."""
+
+    request_id: int
+    table: str
+    action: str
+    consume_from: str | None = None
+    partitions: tuple[int, ...] | None = None  # forceCommit: only these partitions (None: all)
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,14 @@ class Shutdown:
 class Ack:
     request_id: int
     worker_id: int
+
+
+@dataclass(frozen=True)
+class ControlReply:
+    request_id: int
+    worker_id: int
+    committed: tuple[str, ...] = ()  # consuming segments sealed by the operation
+    pending: tuple[str, ...] = ()  # consuming segments whose seal failed (retried with back-off)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """One worker process: owns its assigned partitions end to end and answers queries over them.
 
 Ingest thread loop: poll every owned partition once (consume → decode → build → seal → commit), then
-handle coordinator commands (assignments, drops, queries, cancellations); when idle, wait for a
-command briefly instead of spinning. Queries run on the worker's query threads (worker_queries.py)
-over a snapshot taken here, so a slow query never holds up consumption. Every second it reports its
-partitions' status. It exits when told to, or when the coordinator process has died (so it never
-keeps writing state nobody supervises).
+handle coordinator commands (assignments, config changes, pause/resume/force commit, drops, queries,
+cancellations); when idle, wait for a command briefly instead of spinning. Commands run on the ingest
+thread in the order sent, so a query sent after a config change sees it applied. Queries run on the
+worker's query threads (worker_queries.py) over a snapshot taken here, so a slow query never holds up
+consumption. Every second it reports its partitions' status. It exits when told to, or when the
+coordinator process has died (so it never keeps writing state nobody supervises).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from ingestd.config.table import OffsetReset
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.logs import configure_logging
@@ -30,9 +32,12 @@ from ingestd.messages import (
     Ack,
     AssignPartitions,
     CancelQuery,
+    ControlReply,
+    ControlTable,
     DropTable,
     RunQuery,
     Shutdown,
+    UpdateTable,
     WorkerStatus,
 )
 from ingestd.paths import DataPaths
@@ -89,6 +94,7 @@ class Worker:
         self._replies = replies
         self._tables: dict[str, dict[int, PartitionIngestor]] = {}
         self._specs: dict[str, TableSpec] = {}
+        self._server_partitions: dict[str, int] = {}
         self._errors: dict[tuple[str, int], str] = {}
         self._queries = queries
         self._process = psutil.Process()
@@ -137,7 +143,13 @@ class Worker:
 
     def _dispatch(self, command: object) -> None:
         if isinstance(command, AssignPartitions):
-            self._assign(command.spec, command.partitions, command.server_partitions)
+            self._assign(command.spec, command.partitions, command.server_partitions, command.paused)
+        elif isinstance(command, UpdateTable):
+            if command.spec.name in self._tables:
+                self._apply_spec(command.spec, command.server_partitions)
+            self._replies.put(Ack(command.request_id, self.worker_id))
+        elif isinstance(command, ControlTable):
+            self._replies.put(self._control(command))
         elif isinstance(command, RunQuery):
             table = command.plan.table
             spec = self._specs.get(table)
@@ -151,9 +163,17 @@ class Worker:
         elif isinstance(command, Shutdown):
             self._running = False
 
-    def _assign(self, spec: TableSpec, partitions: tuple[int, ...], server_partitions: int) -> None:
+    def _assign(self, spec: TableSpec, partitions: tuple[int, ...], server_partitions: int,
+                paused: bool = False) -> None:
         owned = self._tables.setdefault(spec.name, {})
+        if owned and (self._specs.get(spec.name) != spec
+                      or self._server_partitions.get(spec.name) != server_partitions):
+            self._apply_spec(spec, server_partitions)  # changed while this worker missed the update
         self._specs[spec.name] = spec
+        self._server_partitions[spec.name] = server_partitions
+        for ingestor in owned.values():
+            if ingestor.paused != paused:
+                ingestor.pause() if paused else ingestor.resume()
         factory = spec.consumer_factory()
         decoder_class = spec.config.stream.decoder.load()
         for partition in partitions:
@@ -163,14 +183,45 @@ class Worker:
                 owned[partition] = PartitionIngestor(
                     spec, partition, self._paths.partition(spec.name, spec.uid, partition),
                     factory, decoder_class(spec.schema, spec.config), server_partitions=server_partitions,
+                    paused=paused,
                 )
                 self._errors.pop((spec.name, partition), None)
             except Exception as exc:  # reported in status; the coordinator re-sends assignments
                 self._errors[(spec.name, partition)] = f"{type(exc).__name__}: {exc}"
                 log.exception("%s[%d]: cannot start ingestion", spec.name, partition)
 
+    def _apply_spec(self, spec: TableSpec, server_partitions: int) -> None:
+        """A live table's new config or schema, applied to each of its partitions here."""
+        self._specs[spec.name] = spec
+        self._server_partitions[spec.name] = server_partitions
+        factory = spec.consumer_factory()
+        decoder_class = spec.config.stream.decoder.load()
+        for partition, ingestor in self._tables.get(spec.name, {}).items():
+            try:
+                decoder = decoder_class(spec.schema, spec.config)
+                ingestor.reconfigure(spec, decoder, factory, server_partitions)
+            except Exception as exc:  # reported; the partition goes on under what it had
+                ingestor.counters.last_error = f"applying the new table config failed: {exc}"
+                log.exception("%s[%d]: cannot apply the new table config", spec.name, partition)
+
+    def _control(self, command: ControlTable) -> ControlReply:
+        """Pause, resume or force-commit the table's partitions here; which segments were sealed."""
+        committed: list[str] = []
+        pending: list[str] = []
+        for partition, ingestor in self._tables.get(command.table, {}).items():
+            if command.partitions is not None and partition not in command.partitions:
+                continue
+            if command.action == "resume":
+                ingestor.resume(OffsetReset(command.consume_from) if command.consume_from else None)
+                continue
+            sealed, failed = ingestor.pause() if command.action == "pause" else ingestor.force_commit()
+            committed += [sealed] if sealed else []
+            pending += [failed] if failed else []
+        return ControlReply(command.request_id, self.worker_id, tuple(committed), tuple(pending))
+
     def _close_table(self, table: str) -> None:
         self._specs.pop(table, None)
+        self._server_partitions.pop(table, None)
         for ingestor in self._tables.pop(table, {}).values():
             ingestor.close()
 

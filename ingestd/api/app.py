@@ -1,4 +1,7 @@
-"""FastAPI routes with Pinot's paths and JSON shapes, over a started Coordinator.
+"""FastAPI routes with Pinot's paths and JSON shapes, over a started Coordinator: the core controller
+routes here; schema and table changes and validation (controller_routes.py), /tableConfigs
+(table_configs_routes.py), pause/resume/force commit/size (table_ops_routes.py), the broker's query
+routes (query_routes.py), the console (console.py) and the offline API reference at /docs (docs_page.py).
 
 Controller handlers are plain `def`s (FastAPI runs them in its thread pool) because they may wait on
 worker replies; queries run on a pool of their own (query_routes.py); `/health` runs on the event loop
@@ -10,15 +13,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ingestd import __version__
 from ingestd.api.access import install_access_control
+from ingestd.api.bodies import json_document, reported
 from ingestd.api.console import add_console_routes
+from ingestd.api.controller_routes import add_controller_routes
+from ingestd.api.docs_page import add_docs_page
 from ingestd.api.query_routes import add_query_routes
-from ingestd.config.unrecognized import unrecognized_schema_properties, unrecognized_table_properties
+from ingestd.api.table_configs_routes import add_table_configs_routes
+from ingestd.api.table_ops_routes import add_table_ops_routes
+from ingestd.config.unrecognized import unrecognized_table_properties
 from ingestd.coordinator import Coordinator
 from ingestd.errors import ConfigError, Conflict, NotFound
 from ingestd.metrics import CONTENT_TYPE, ServerMetrics
@@ -32,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(coordinator: Coordinator) -> FastAPI:
-    app = FastAPI(title="ingestd", version="0.1.0")
+    app = FastAPI(title="ingestd", version=__version__, docs_url=None, redoc_url=None)
     settings = coordinator.settings
     install_access_control(app, settings)
     query = settings.query
@@ -42,6 +50,7 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     metrics = ServerMetrics(coordinator.table_views, coordinator.worker_statuses)
     add_query_routes(app, broker, admission, query.timeout_ms, metrics.queries.observe)
     add_console_routes(app)
+    add_docs_page(app)
     catalog = coordinator.catalog
 
     @app.exception_handler(ConfigError)
@@ -60,12 +69,9 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     async def health() -> str:
         return "OK"
 
-    @app.post("/schemas")
-    async def add_schema(request: Request) -> dict[str, Any]:
-        raw = await _json_body(request, "schema")
-        schema = coordinator.add_schema(raw)
-        unrecognized = _reported(unrecognized_schema_properties(raw), f"schema {schema.name}")
-        return {"unrecognizedProperties": unrecognized, "status": f"{schema.name} successfully added"}
+    add_controller_routes(app, coordinator)  # POST/PUT /schemas, PUT /tables/{name}, validation, version
+    add_table_configs_routes(app, coordinator)
+    add_table_ops_routes(app, coordinator)
 
     @app.get("/schemas")
     def list_schemas() -> list[str]:
@@ -84,9 +90,9 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.post("/tables")
     async def add_table(request: Request) -> dict[str, Any]:
-        raw = await _json_body(request, "tableConfig")
+        raw = await json_document(request, "tableConfig")
         spec = await run_in_threadpool(coordinator.add_table, raw)  # the stream check takes seconds
-        unrecognized = _reported(unrecognized_table_properties(raw), f"table {spec.name}")
+        unrecognized = reported(unrecognized_table_properties(raw), f"table {spec.name}")
         return {"unrecognizedProperties": unrecognized,
                 "status": f"Table {spec.name}_REALTIME successfully added"}
 
@@ -134,18 +140,3 @@ def create_app(coordinator: Coordinator) -> FastAPI:
         return segment_metadata(coordinator.paths, spec, segment)
 
     return app
-
-
-def _reported(unrecognized: dict[str, Any], what: str) -> dict[str, Any]:
-    """Log what an upload held that nothing reads (a typo keeps a default silently), and return it."""
-    if unrecognized:
-        log.warning("%s: unrecognized properties, ignored (a typo?): %s", what,
-                    ", ".join(f"{path}={value!r}" for path, value in unrecognized.items()))
-    return unrecognized
-
-
-async def _json_body(request: Request, what: str) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(what, f"is not valid JSON: {exc}") from exc

@@ -1,7 +1,9 @@
-"""Table commands against a running server: `add-table`, `tables`, `delete-table`, `segments`."""
+"""Table commands against a running server: `add-table` (also with pinot-admin AddTable's spellings, and
+`-update` for a live change), `tables`, `delete-table`, `segments`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from pathlib import Path
 from typing import Any
@@ -10,25 +12,57 @@ from urllib.parse import quote
 import click
 import orjson
 
-from ingestd.cli.client import Api, format_table, server_options
+from ingestd.cli.client import Api, credentials, format_table, server_options
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 
 
 @click.command("add-table", short_help="Upload a schema and a table config; ingestion starts.")
-@click.option("--schema-file", required=True, type=_FILE, help="A Pinot schema (JSON).")
-@click.option("--table-config-file", required=True, type=_FILE, help="A Pinot REALTIME table config (JSON).")
+@click.option("--schema-file", "-schemaFile", "-schemaFileName", "-schema", "schema_file", required=True,
+              type=_FILE, help="A Pinot schema (JSON).")
+@click.option("--table-config-file", "-tableConfigFile", "-tableConf", "-tableConfig", "-filePath",
+              "-realtimeTableConfigFile", "-realtimeTableConf", "-realtimeTableConfig", "-realtimeFilePath",
+              "table_config_file", required=True, type=_FILE, help="A Pinot REALTIME table config (JSON).")
+@click.option("--update", "-update", is_flag=True,
+              help="Change the existing table instead (PUT /schemas/{name}, then PUT /tables/{name}): new "
+                   "columns, flush thresholds, brokers... apply live (default: create).")
+@click.option("-controllerHost", "controller_host", help="pinot-admin's spelling: the server's host (with "
+              "-controllerPort and -controllerProtocol it replaces --url; default 127.0.0.1).")
+@click.option("-controllerPort", "controller_port", help="pinot-admin's spelling: the server's port (9000).")
+@click.option("-controllerProtocol", "controller_protocol", help="pinot-admin's spelling: http or https.")
+@click.option("-user", "pinot_user", help="pinot-admin's spelling of --user.")
+@click.option("-password", "pinot_password", help="pinot-admin's spelling of --password.")
+@click.option("-authToken", "auth_token", help="pinot-admin's token: an Authorization header value "
+              "(`Basic ...`, `Bearer ...`) or a bare Bearer token.")
+@click.option("-exec", "execute", is_flag=True, help="Accepted for pinot-admin command lines (default: off); "
+              "ingestd executes either way (pinot-admin without it only prints what it would do).")
+@click.option("-validationTypesToSkip", "skip_validation", hidden=True, help="Accepted and ignored.")
 @server_options
-def add_table(schema_file: Path, table_config_file: Path, api: Api) -> None:
+def add_table(schema_file: Path, table_config_file: Path, update: bool, controller_host: str | None,
+              controller_port: str | None, controller_protocol: str | None, pinot_user: str | None,
+              pinot_password: str | None, auth_token: str | None, execute: bool, skip_validation: str | None,
+              api: Api) -> None:
     """Upload a schema, then a REALTIME table config (like `pinot-admin.sh AddTable -exec`);
     ingestion starts at once. The server checks the stream first: a missing topic or unreachable
-    brokers fail the command, and a schema this command created is then deleted again.
+    brokers fail the command, and a schema this command created is then deleted again. With
+    --update, change an existing table live instead.
+
+    pinot-admin's spellings work too, so a copied command line runs unchanged:
+    -schemaFile, -tableConfigFile, -controllerHost, -controllerPort, -controllerProtocol, -user,
+    -password, -authToken, -exec, -update.
 
     \b
-    Example:
+    Examples:
       ingestd add-table --schema-file examples/transcript/transcript-schema.json \\
                         --table-config-file examples/transcript/transcript-table-realtime.json
+      ingestd add-table -schemaFile transcript-schema.json -tableConfigFile transcript-table-realtime.json \\
+                        -controllerHost 127.0.0.1 -controllerPort 9000 -exec
     """
+    api = _pinot_admin_api(api, controller_host, controller_port, controller_protocol, pinot_user,
+                           pinot_password, auth_token)
+    if update:
+        _update_table(api, schema_file, table_config_file)
+        return
     schema = schema_file.read_bytes()
     name = _schema_name(schema)
     existed = name is not None and api.request("GET", f"/schemas/{quote(name, safe='')}")[0] == 200
@@ -46,6 +80,33 @@ def add_table(schema_file: Path, table_config_file: Path, api: Api) -> None:
     warn_unrecognized(answer, table_config_file)
 
 
+def _update_table(api: Api, schema_file: Path, table_config_file: Path) -> None:
+    """Change the schema (new columns only), then the table config, of a live table."""
+    schema, table = schema_file.read_bytes(), table_config_file.read_bytes()
+    name = _schema_name(schema)
+    table_name = _document_field(table, "tableName")
+    if name is None or table_name is None:
+        raise click.ClickException("the schema needs a schemaName and the table config a tableName")
+    for path, document, source in ((f"/schemas/{quote(name, safe='')}", schema, schema_file),
+                                   (f"/tables/{quote(table_name, safe='')}", table, table_config_file)):
+        answer = api.call("PUT", path, content=document)
+        click.echo(answer.get("status", answer))
+        warn_unrecognized(answer, source)
+
+
+def _pinot_admin_api(api: Api, host: str | None, port: str | None, protocol: str | None, user: str | None,
+                     password: str | None, token: str | None) -> Api:
+    """The server and credentials as pinot-admin's options give them, over --url and its own options."""
+    if host or port or protocol:
+        api = dataclasses.replace(api, url=f"{protocol or 'http'}://{host or '127.0.0.1'}:{port or 9000}")
+    if token:
+        header = token if " " in token.strip() else f"Bearer {token.strip()}"
+        api = dataclasses.replace(api, auth={"headers": {"Authorization": header}})
+    elif user or password:
+        api = dataclasses.replace(api, auth=credentials(user, password, None))
+    return api
+
+
 def warn_unrecognized(answer: Any, source: Path) -> None:
     """Print the keys of an uploaded file that the server does not know (typos, mostly) to stderr."""
     found = answer.get("unrecognizedProperties") if isinstance(answer, dict) else None
@@ -55,12 +116,16 @@ def warn_unrecognized(answer: Any, source: Path) -> None:
 
 
 def _schema_name(document: bytes) -> str | None:
+    return _document_field(document, "schemaName")
+
+
+def _document_field(document: bytes, key: str) -> str | None:
     try:
         parsed = orjson.loads(document)
     except orjson.JSONDecodeError:
         return None
-    name = parsed.get("schemaName") if isinstance(parsed, dict) else None
-    return name if isinstance(name, str) and name else None
+    value = parsed.get(key) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 @click.command(short_help="List the tables.")

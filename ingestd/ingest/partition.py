@@ -18,15 +18,18 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from ingestd.columns import now_ms, sliced
+from ingestd.config.table import OffsetReset
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.backoff import FailureBackoff
 from ingestd.ingest.continuity import OffsetGuard, OffsetJump
+from ingestd.ingest.evolution import column_defaults
+from ingestd.ingest.partition_control import PartitionControl
+from ingestd.ingest.partition_state import PartitionCounters, Work, status_document
 from ingestd.ingest.progress import PartitionProgress, newest_event_ms
 from ingestd.ingest.recovery import recover_partition
 from ingestd.ingest.retention import RetentionKeeper
@@ -44,37 +47,9 @@ from ingestd.stream.spi import ConsumerFactory, MessageBatch, StartPosition
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Work:
-    """What a poll still has to do: commit an offset reset (`jump`), then append a fetched batch's rows
-    from the cursor (`row`, `message`) on. Kept while a seal fails, and retried before fetching more."""
-
-    jump: OffsetJump | None = None
-    batch: MessageBatch | None = None
-    decoded: DecodedBatch | None = None
-    row: int = 0
-    message: int = 0
-
-
-@dataclass
-class PartitionCounters:
-    """What the status reports of one partition since this process started it."""
-
-    messages: int = 0
-    rows: int = 0
-    bytes: int = 0
-    malformed: int = 0
-    seal_failures: int = 0
-    offset_resets: int = 0
-    messages_lost: int = 0
-    time_defaulted: int = 0
-    time_invalid: int = 0
-    last_error: str | None = None
-    last_reset: dict[str, Any] | None = None
-
-
-class PartitionIngestor:
-    """One partition's ingestion. The worker uses poll(), status(), close(), counters, view, tables()."""
+class PartitionIngestor(PartitionControl):
+    """One partition's ingestion. The worker uses poll(), status(), close(), counters, view, tables(),
+    and the operations of PartitionControl (pause, resume, force_commit, reconfigure)."""
 
     def __init__(
         self,
@@ -85,9 +60,14 @@ class PartitionIngestor:
         decoder: MessageDecoder,
         server_partitions: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        paused: bool = False,
     ) -> None:
-        """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own."""
+        """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own. `paused`:
+        the table's consumption is paused (partition_control.py): nothing is fetched until resumed."""
         self.spec = spec
+        self._clock = clock
+        self._paused = paused
+        self._consume_from: OffsetReset | None = None  # a resume asked to start at the stream's start/end
         self.partition = partition
         self._paths = paths
         self._decoder = decoder
@@ -106,8 +86,9 @@ class PartitionIngestor:
             for meta in recovered.segments
         ]
         self.segment = self._new_segment(recovered.next_sequence, recovered.resume_offset)
-        self.view = PartitionView(self._sealed_pieces(), (), self.segment.name)
-        self._pending: _Work | None = None  # held while a seal or a reset record cannot be written
+        self._defaults = column_defaults(spec.schema)
+        self.view = PartitionView(self._sealed_pieces(), (), self.segment.name, defaults=self._defaults)
+        self._pending: Work | None = None  # held while a seal or a reset record cannot be written
         self._fetched: MessageBatch | None = None  # fetched, rows not yet in: retried if processing fails
         self._awaiting_data = False  # a probe found a reset and moved the consumer; nothing arrived since
         self._seal_retry = FailureBackoff(self._label, "sealing", log, clock)
@@ -130,7 +111,7 @@ class PartitionIngestor:
         if not self._poll_retry.ready():
             return 0
         try:
-            taken = self._poll_once(max_messages)
+            taken = self._poll_paused() if self._paused else self._poll_once(max_messages)
         except Exception as exc:
             self.counters.last_error = f"polling failed: {type(exc).__name__}: {exc}"
             self._poll_retry.failed(self.counters.last_error, exc)
@@ -152,12 +133,14 @@ class PartitionIngestor:
             self._process(work)
             if self._pending is not None:
                 return 0
+        if self._consume_from is not None:
+            self._apply_consume_from()
         batch = self._fetched if self._fetched is not None else self._consumer.fetch(max_messages, 0)
         if batch is None:
             jump = self._guard.check_idle(self.segment.end_offset)
             if jump is not None:
                 self._report(jump)
-                self._process(_Work(jump))
+                self._process(Work(jump))
             self._seal_if_time_due()
             return 0
         self._fetched = batch
@@ -168,7 +151,7 @@ class PartitionIngestor:
         self._count(batch, decoded)
         if jump is not None:
             self._report(jump)
-        self._process(_Work(jump, batch, decoded))
+        self._process(Work(jump, batch, decoded))
         self._seal_if_time_due()
         return len(batch.values)
 
@@ -197,7 +180,7 @@ class PartitionIngestor:
             log.warning("%s: skipped %d malformed message(s) at offsets from %d: %s", self._label,
                         len(decoded.bad_indices), first_bad, decoded.first_error)
 
-    def _process(self, work: _Work) -> None:
+    def _process(self, work: Work) -> None:
         """Commit the work's offset reset, then append its rows from the cursor on, sealing exactly at the
         row threshold as often as needed. If a write fails, the rest is kept as pending and consumption
         holds until it succeeds."""
@@ -219,12 +202,12 @@ class PartitionIngestor:
             room = self.segment.row_limit - self.segment.rows
             if rows.num_rows - work.row <= room:
                 self.segment.append(sliced(rows, work.row), batch.offset_at(work.message), batch.next_offset)
-                work = _Work(None, batch, decoded, rows.num_rows, message_count)
+                work = Work(None, batch, decoded, rows.num_rows, message_count)
                 continue
             split = decoded.message_index_of_row(work.row + room, message_count)
             self.segment.append(sliced(rows, work.row, room), batch.offset_at(work.message),
                                 batch.offset_at(split))
-            work = _Work(None, batch, decoded, work.row + room, split)
+            work = Work(None, batch, decoded, work.row + room, split)
 
     def _move_checkpoint(self, jump: OffsetJump) -> bool:
         """Seal what was consumed before the jump, record the jump in the ledger (the new checkpoint), and
@@ -249,8 +232,24 @@ class PartitionIngestor:
         self._awaiting_data = jump.move_consumer
         return True
 
+    def _poll_paused(self) -> int:
+        """Paused: finish what was fetched before the pause (pending work) and seal it; fetch nothing."""
+        if self._pending is not None and self._seal_retry.ready():
+            work, self._pending = self._pending, None
+            self._process(work)
+        if self._pending is None and self.segment.rows > 0 and self._seal_retry.ready():
+            self._seal()
+        return 0
+
+    def _sealed_by_pause(self) -> bool:
+        """Paused with every consumed row sealed: no consuming segment to show (as in Pinot)."""
+        return self._paused and self._pending is None and self.segment.rows == 0
+
     def _seal_if_time_due(self) -> None:
         if self._pending is not None or not self._seal_retry.ready():
+            return
+        if self.segment.rows and self.segment.rows >= self.segment.row_limit:
+            self._seal()  # the row threshold was lowered below what the segment holds (a live change)
             return
         if self.segment.age_ms() < self._policy.time_ms:
             return
@@ -329,7 +328,7 @@ class PartitionIngestor:
             piece.table is table for piece, (_, table) in zip(self.view.sealed, self.sealed, strict=True)
         ) else self._sealed_pieces()
         self.view = PartitionView(sealed, tuple(self.segment.batches), self.segment.name,
-                                  self.segment.last_consumed_ms)
+                                  self.segment.last_consumed_ms, self._defaults)
 
     def _sealed_pieces(self) -> tuple[SealedPiece, ...]:
         return tuple(SealedPiece(table, meta.name, meta.min_time, meta.max_time)
@@ -346,32 +345,16 @@ class PartitionIngestor:
             return "ERROR"
         if self._pending is not None or self._seal_retry.failing:
             return "BLOCKED"
+        if self._paused:
+            return "PAUSED"
         return "OFFSET_RESET" if self._awaiting_data else "CONSUMING"
 
     def status(self) -> dict[str, Any]:
-        return {
-            "partition": self.partition,
-            "state": self._state(),
-            "consumingSegment": self.segment.name,
-            "consumingRows": self.segment.rows,
-            "rowLimit": self.segment.row_limit,
-            "startOffset": self.segment.start_offset,
-            "currentOffset": self.segment.end_offset,
-            "lastConsumedMs": self.segment.last_consumed_ms,
-            "sealedSegments": len(self.sealed),
-            "sealedRows": sum(meta.rows for meta, _ in self.sealed),
-            "messagesConsumed": self.counters.messages,
-            "rowsIndexed": self.counters.rows,
-            "bytesConsumed": self.counters.bytes,
-            "malformedMessages": self.counters.malformed,
-            "sealFailures": self.counters.seal_failures,
-            "offsetResets": self.counters.offset_resets,
-            "messagesLost": self.counters.messages_lost,
-            "lastOffsetReset": self.counters.last_reset,
-            "timeValuesDefaulted": self.counters.time_defaulted,
-            "timeValuesOutOfRange": self.counters.time_invalid,
-            "lastError": self.counters.last_error,
-        } | self._progress.fields(self.segment.end_offset)
+        consuming = None if self._sealed_by_pause() else self.segment.name
+        return status_document(
+            self.partition, self._state(), self.segment, consuming, len(self.sealed),
+            sum(meta.rows for meta, _ in self.sealed), self.counters,
+        ) | self._progress.fields(self.segment.end_offset)
 
     def close(self) -> None:
         self._consumer.close()

@@ -90,6 +90,10 @@ class PartitionProgress:
         self._log_at = 0.0
         self._logged = False  # a progress line was written for the current backlog
 
+    def use(self, consumer: PartitionConsumer) -> None:
+        """Read the latest offset from `consumer` from now on (the partition's consumer was rebuilt)."""
+        self._consumer = consumer
+
     def consumed(self, last_timestamp_ms: int | None, event_ms: int | None) -> None:
         """A batch was consumed: its last message's stream timestamp, its rows' newest event time."""
         if last_timestamp_ms is not None:

@@ -49,6 +49,11 @@ class RetentionKeeper:
     def due(self) -> bool:
         return self._clock() >= self._check_at
 
+    def set_retention(self, retention_ms: int | None) -> None:
+        """The table's retention changed (a live config change): checked again at the next poll."""
+        self._retention_ms = retention_ms
+        self._check_at = 0.0
+
     def committed(self, record: SegmentMetadata) -> None:
         """A record was appended to the ledger; after a seal, retention is checked at the next poll."""
         self.records.append(record)

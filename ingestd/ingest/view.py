@@ -1,9 +1,12 @@
 """What a query sees of one partition: immutable pieces the ingest thread publishes and query threads
-read without a lock (one reference assignment replaces the whole view)."""
+read without a lock (one reference assignment replaces the whole view). Sealed pieces keep the columns
+they were written with; `defaults` fills the columns added since (ingest/evolution.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -27,3 +30,5 @@ class PartitionView:
     consuming: tuple[pa.RecordBatch, ...]
     consuming_name: str = ""
     last_consumed_ms: int | None = None  # when the consuming segment last took messages
+    # each column's value for rows stored before the column was added to the schema (evolution.py)
+    defaults: Mapping[str, Any] = field(default_factory=dict)

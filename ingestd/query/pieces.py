@@ -1,6 +1,8 @@
 """The rows a worker's part of a query reads: its partitions' sealed and consuming segments (as their
 views held them when the query arrived), minus the sealed segments the WHERE's time bounds rule out,
-with the virtual columns the query names ($segmentName, $docId, $hostName) added."""
+each conformed to the table's current schema (a column added since a segment was written reads as its
+default null value: ingest/evolution.py), with the virtual columns the query names ($segmentName,
+$docId, $hostName) added."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestd.ingest.evolution import conform
 from ingestd.ingest.view import PartitionView, SealedPiece
 from ingestd.query.plan import QueryPlan
 
@@ -29,9 +32,10 @@ class QueryData:
 
 def gather(views: Sequence[PartitionView], schema: pa.Schema, plan: QueryPlan) -> QueryData:
     sealed = [piece for view in views for piece in view.sealed]
-    kept = [piece for piece in sealed if _may_match(piece, plan.time_range)]
-    named = [(piece.table, piece.name) for piece in kept]
-    named += [(pa.Table.from_batches(view.consuming, schema=schema), view.consuming_name) for view in views]
+    named = [(conform(piece.table, schema, view.defaults), piece.name)
+             for view in views for piece in view.sealed if _may_match(piece, plan.time_range)]
+    named += [(pa.Table.from_batches([conform(batch, schema, view.defaults) for batch in view.consuming],
+                                     schema=schema), view.consuming_name) for view in views]
     tables = [_with_virtual(table, name, plan.virtual_columns) for table, name in named]
     empty = _with_virtual(schema.empty_table(), "", plan.virtual_columns)
     consumed = [view.last_consumed_ms for view in views if view.last_consumed_ms]
