@@ -123,10 +123,12 @@ def create_app(coordinator: Coordinator) -> FastAPI:
 
     @app.get("/segments/{name}")
     def list_segments(name: str) -> list[dict[str, list[str]]]:
-        """Sealed segments, then the consuming ones (Pinot lists both)."""
+        """Sealed segments, then the consuming ones (Pinot lists both). The ledgers are read now; the
+        consuming segments come from the workers' last report, which may still name one sealed since."""
         spec = catalog.table(name)
+        sealed = segment_names(coordinator.paths, spec)
         consuming = [p["consumingSegment"] for p in consuming_partitions(spec.name)]
-        return [{"REALTIME": segment_names(coordinator.paths, spec) + consuming}]
+        return [{"REALTIME": sealed + [n for n in consuming if n not in sealed]}]
 
     def consuming_partitions(table: str) -> list[dict[str, Any]]:
         return [p for p in coordinator.table_status(table)["partitions"] if p.get("consumingSegment")]
@@ -134,9 +136,12 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     @app.get("/segments/{name}/{segment}/metadata")
     def get_segment_metadata(name: str, segment: str) -> dict[str, Any]:
         spec = catalog.table(name)
-        consuming = [p for p in consuming_partitions(spec.name) if p["consumingSegment"] == segment]
-        if consuming:
+        try:
+            return segment_metadata(coordinator.paths, spec, segment)  # sealed: the ledger is current
+        except NotFound:
+            consuming = [p for p in consuming_partitions(spec.name) if p["consumingSegment"] == segment]
+            if not consuming:
+                raise
             return consuming_segment_metadata(spec, consuming[0])
-        return segment_metadata(coordinator.paths, spec, segment)
 
     return app
