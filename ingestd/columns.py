@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,13 +53,6 @@ def dictionary_columns(schema: Schema, time_column: str, no_dictionary: frozense
         if f.data_type is DataType.STRING and f.single_value and f.role is FieldRole.DIMENSION
         and f.name != time_column and f.name not in no_dictionary
     )
-
-
-def fill_nulls(column: pa.Array | pa.ChunkedArray, spec: FieldSpec) -> Any:
-    """Nulls replaced by the field's default null value (the time column has its own rule)."""
-    if column.null_count == 0:
-        return column
-    return pc.fill_null(column, pa.scalar(spec.null_value, STORAGE_TYPES[spec.data_type]))
 
 
 def sliced(batch: pa.RecordBatch, offset: int, length: int | None = None) -> pa.RecordBatch:

@@ -27,6 +27,10 @@ class PluginRef:
 
 _KAFKA = PluginRef("kafka", "ingestd.stream.kafka:KafkaConsumerFactory")
 _JSON = PluginRef("json", "ingestd.decode.json_decoder:JsonDecoder")
+_AVRO = "ingestd.decode.avro_decoders:"
+_SIMPLE_AVRO = PluginRef("avro", _AVRO + "SimpleAvroMessageDecoder")
+_KAFKA_AVRO = PluginRef("kafka-avro", _AVRO + "KafkaAvroMessageDecoder")
+_CONFLUENT_AVRO = PluginRef("confluent-avro", _AVRO + "KafkaConfluentSchemaRegistryAvroMessageDecoder")
 
 _STREAM_FACTORIES: dict[str, PluginRef] = {
     "org.apache.pinot.plugin.stream.kafka09.KafkaConsumerFactory": _KAFKA,
@@ -38,15 +42,15 @@ _DECODERS: dict[str, PluginRef] = {
     "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder": _JSON,
     "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder": _JSON,
     "json": _JSON,
+    "org.apache.pinot.plugin.inputformat.avro.SimpleAvroMessageDecoder": _SIMPLE_AVRO,
+    "org.apache.pinot.plugin.inputformat.avro.KafkaAvroMessageDecoder": _KAFKA_AVRO,
+    "org.apache.pinot.plugin.inputformat.avro.confluent.KafkaConfluentSchemaRegistryAvroMessageDecoder":
+        _CONFLUENT_AVRO,
 }
 # Pinot classes whose ingestd plugin is planned but not built: named in a clear "not supported yet".
 _PLANNED = {
     "org.apache.pinot.plugin.stream.kinesis.KinesisConsumerFactory": "the Kinesis consumer",
     "org.apache.pinot.plugin.stream.pulsar.PulsarConsumerFactory": "the Pulsar consumer",
-    "org.apache.pinot.plugin.inputformat.avro.KafkaAvroMessageDecoder": "the Avro decoder",
-    "org.apache.pinot.plugin.inputformat.avro.SimpleAvroMessageDecoder": "the Avro decoder",
-    "org.apache.pinot.plugin.inputformat.avro.confluent.KafkaConfluentSchemaRegistryAvroMessageDecoder":
-        "the schema-registry Avro decoder",
 }
 
 DEFAULT_STREAM_FACTORY = "kafka"

@@ -9,15 +9,18 @@ The rule: a key holds a secret when, lowercased,
     `...assertion.private.key.passphrase`, an `accessToken`); `...token.endpoint.url` is a URL, not a
     secret, because only the last component counts;
   * or it ends with `key.pem` (an inline private key: `ssl.key.pem`,
-    `sasl.oauthbearer.assertion.private.key.pem`);
+    `sasl.oauthbearer.assertion.private.key.pem`) or `user.info` (a schema registry's `user:password`,
+    `...decoder.prop.basic.auth.user.info`);
   * or it names JAAS anywhere (`sasl.jaas.config`: Java's login line embeds the password);
   * or it is `sasl.oauthbearer.config` (the unsecured-JWT settings, which may embed credentials).
 Such a value, whatever its JSON type, is shown as MASK; the rule applies to keys at any depth of a
-document, so a secret under an unexpected section is masked too.
+document, so a secret under an unexpected section is masked too. In any other string value, the password
+of a URL's user info (`https://user:password@registry`) is masked as well.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,7 +28,7 @@ MASK = "********"
 MIN_SCRUB_CHARS = 4
 
 _SECRET_WORDS = ("password", "passwd", "secret", "passphrase", "token", "credential", "apikey", "api_key")
-_SECRET_SUFFIXES = ("key.pem", "sasl.oauthbearer.config")
+_SECRET_SUFFIXES = ("key.pem", "sasl.oauthbearer.config", "user.info")
 
 
 def is_secret_key(key: str) -> bool:
@@ -35,6 +38,9 @@ def is_secret_key(key: str) -> bool:
             or "jaas" in lowered)
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+@", re.IGNORECASE)
+
+
 def mask_secrets(document: Any) -> Any:
     """A copy of `document` (JSON-shaped) with every secret-bearing value replaced by MASK."""
     if isinstance(document, Mapping):
@@ -42,6 +48,8 @@ def mask_secrets(document: Any) -> Any:
                 for key, value in document.items()}
     if isinstance(document, list):
         return [mask_secrets(item) for item in document]
+    if isinstance(document, str):
+        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", document)
     return document
 
 

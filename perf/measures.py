@@ -102,14 +102,16 @@ def _consume_partitions(bootstrap: str, topic: str, parts: list[int], count: int
 
 
 def start_table(kafka: KafkaBroker, workers: int, topic: str, table: str, rows_threshold: int,
-                load_mode: str = "MMAP") -> IngestdServer:
+                load_mode: str = "MMAP", stream: dict[str, str] | None = None) -> IngestdServer:
+    """A server with the seed schema uploaded and the table config to post; `stream`: more stream
+    config keys (another decoder and its properties, say)."""
     server = IngestdServer(Path(tempfile.mkdtemp(prefix="ingestd-perf-")), workers=workers)
     server.start()
     schema, config = seed_configs(table, **{
         "stream.kafka.topic.name": topic, "stream.kafka.broker.list": kafka.bootstrap,
         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
         "realtime.segment.flush.threshold.rows": str(rows_threshold),
-    })
+    } | (stream or {}))
     config["tableIndexConfig"]["loadMode"] = load_mode
     assert server.post("/schemas", schema).status_code == 200
     return server, config  # type: ignore[return-value]
@@ -120,10 +122,11 @@ def sealed_rows(server: IngestdServer) -> int:
 
 
 def end_to_end(kafka: KafkaBroker, topic: str, count: int, partitions: int, workers: int,
-               load_mode: str = "MMAP", keep: bool = False) -> dict[str, Any]:
+               load_mode: str = "MMAP", keep: bool = False, stream: dict[str, str] | None = None
+               ) -> dict[str, Any]:
     """From table creation until COUNT(*) == count and every row sits in a sealed segment."""
     threshold = max(1, count // partitions // 2)
-    server, config = start_table(kafka, workers, topic, "perf", threshold, load_mode)
+    server, config = start_table(kafka, workers, topic, "perf", threshold, load_mode, stream)
     processes = _cpu_accounts(kafka, server)
     cpu_before = {name: _cpu_seconds(process) for name, process in processes.items()}
     started = time.perf_counter()
@@ -131,19 +134,38 @@ def end_to_end(kafka: KafkaBroker, topic: str, count: int, partitions: int, work
     while sealed_rows(server) < count:
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    finished_at = time.time()
     cores_used = {name: round((_cpu_seconds(process) - cpu_before[name]) / elapsed, 2)
                   for name, process in processes.items()}
+    consuming_from = first_partition_started(server.log, "perf")
     assert server.count("perf") == count, "row count mismatch"
     time.sleep(1.2)  # one status period, so the RSS figures are current
     workers_status = server.get("/tables/perf/status")["workers"]
+    consuming = finished_at - consuming_from if consuming_from else None
     result = {"workers": workers, "load_mode": load_mode, "seconds": round(elapsed, 3),
               "msg_per_s": round(count / elapsed), "cores_used": cores_used,
+              "seconds_from_first_partition": round(consuming, 3) if consuming else None,
+              "msg_per_s_from_first_partition": round(count / consuming) if consuming else None,
               "worker_rss_mb": {w: round(s["rssBytes"] / 2**20, 1) for w, s in workers_status.items()}}
     if keep:
         result["server"] = server
     else:
         discard(server)
     return result
+
+
+def first_partition_started(log: Path, table: str) -> float | None:
+    """When the first of the table's partitions started consuming (its "resuming at" log line), as a
+    Unix time: the table's set-up (HTTP, assignment, worker start) is over by then, as the raw baselines
+    leave their connection set-up out of their clock."""
+    stamps = []
+    for line in log.read_text(errors="replace").splitlines():
+        if f" {table}[" in line and ": resuming at " in line:
+            try:
+                stamps.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
+            except ValueError:
+                continue
+    return min(stamps) if stamps else None
 
 
 def _cpu_accounts(kafka: KafkaBroker, server: IngestdServer) -> dict[str, psutil.Process]:

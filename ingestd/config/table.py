@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,8 @@ class StreamConfig:
     client_properties: Mapping[str, str]
     flush: FlushThresholds
     property_paths: Mapping[str, str] = field(default_factory=dict)  # client property → its key path
+    # `stream.<type>.decoder.prop.X` → X: the decoder's own settings (e.g. an Avro schema, a registry URL)
+    decoder_properties: Mapping[str, str] = field(default_factory=dict)
     configs_path: str = "tableIndexConfig.streamConfigs"  # where the stream configs are in the table config
 
 
@@ -233,6 +236,7 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
         flush=_parse_flush(configs, path),
         property_paths=property_paths,
         configs_path=path,
+        decoder_properties=_decoder_properties(configs, prefix),
     )
 
 
@@ -266,6 +270,13 @@ def _client_properties(configs: Mapping[str, Any], prefix: str, path: str
         props[name] = str(value)
         paths[name] = f"{path}.{key}"
     return props, paths
+
+
+def _decoder_properties(configs: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """`stream.<type>.decoder.prop.X` keys, prefix stripped, as Pinot hands them to its decoder's init."""
+    start = prefix + "decoder.prop."
+    return {key[len(start):]: value if isinstance(value, str) else json.dumps(value)
+            for key, value in configs.items() if key.startswith(start) and value is not None}
 
 
 def _parse_flush(configs: Mapping[str, Any], path: str) -> FlushThresholds:

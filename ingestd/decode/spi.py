@@ -1,7 +1,14 @@
 """The decoder plugin interface: a whole batch of raw values in, one Arrow record batch out.
 
 Batches, not rows: a decoder sees every value of a fetch at once so it can vectorize. Messages it
-cannot decode are reported by index (so the caller knows which offsets they held) and skipped.
+cannot decode are reported by index (so the caller knows which offsets they held) and skipped; a decoder
+never raises for bad input (it may raise for a transient failure of its own, such as an unreachable
+schema registry: the ingestor then retries the batch after a back-off).
+
+A decoder yields the raw values: one column per schema field (missing ones are all null), nulls left as
+nulls, in any Arrow type castable to the field's storage type. Pinot's default null values and time-column
+rules are applied after every decoder by the conforming step (conform.py). Its settings come with the
+table config: `table.stream.decoder_properties` (`stream.<type>.decoder.prop.*`, prefix stripped).
 """
 
 from __future__ import annotations

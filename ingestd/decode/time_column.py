@@ -19,6 +19,8 @@ from ingestd.config.schema import FieldSpec
 
 VALID_MIN_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
 VALID_MAX_MS = 3_187_296_000_000  # 2071-01-01T00:00:00Z
+# as scalars: a Python int argument costs pyarrow a failing numpy import per call where numpy is absent
+_MIN, _MAX = pa.scalar(VALID_MIN_MS, pa.int64()), pa.scalar(VALID_MAX_MS, pa.int64())
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class TimeColumnPolicy:
         if self._factor is not None:
             millis = time_values_ms(column)
             if self._factor != 1:
-                millis = pc.multiply(millis, self._factor)
-            outside = pc.or_(pc.less(millis, VALID_MIN_MS), pc.greater(millis, VALID_MAX_MS))
+                millis = pc.multiply(millis, pa.scalar(self._factor, pa.int64()))
+            outside = pc.or_(pc.less(millis, _MIN), pc.greater(millis, _MAX))
             invalid = pc.sum(outside).as_py() or 0
             if invalid and self._check_range:
                 column = pc.if_else(outside, pa.scalar(None, column.type), column)

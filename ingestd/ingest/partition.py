@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ingestd.columns import now_ms, sliced
 from ingestd.config.table import OffsetReset
+from ingestd.decode.conform import conform
 from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.backoff import FailureBackoff
 from ingestd.ingest.continuity import OffsetGuard, OffsetJump
@@ -145,7 +146,7 @@ class PartitionIngestor(PartitionControl):
             return 0
         self._fetched = batch
         jump = self._guard.check_batch(self.segment.end_offset, batch.offset_at(0))
-        decoded = self._decoder.decode(batch.values)
+        decoded = conform(self._decoder.decode(batch.values), self.spec.schema, self.spec.config)
         self._fetched = None
         self._awaiting_data = False
         self._count(batch, decoded)

@@ -45,3 +45,12 @@ def test_scrub_removes_plain_and_repr_forms_and_leaves_short_values() -> None:
     assert secrets == ["two\nlines", "abc"]
     message = f"got {secrets[0]} and {secrets[0]!r} and abc"
     assert scrub(message, secrets) == f"got {MASK} and '{MASK}' and abc"
+
+
+def test_passwords_in_urls_are_masked_wherever_they_are() -> None:
+    masked = mask_secrets({"stream.kafka.decoder.prop.schema.registry.rest.url":
+                           "https://alice:s3cr3t@registry:8081,http://registry2:8081",
+                           "plain": "http://host:9000/path"})
+    assert masked["stream.kafka.decoder.prop.schema.registry.rest.url"] == \
+        "https://alice:********@registry:8081,http://registry2:8081"
+    assert masked["plain"] == "http://host:9000/path"

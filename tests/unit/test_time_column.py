@@ -11,15 +11,17 @@ import orjson
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
 from ingestd.devtools.seed import seed_configs
+from tests.support.decoding import Conformed
 
 
-def decoder(time_field: dict[str, Any], row_time_check: bool = False) -> JsonDecoder:
+def decoder(time_field: dict[str, Any], row_time_check: bool = False) -> Conformed:
     schema_doc, table_doc = seed_configs("t")
     schema_doc["dateTimeFieldSpecs"] = [{"name": "timestamp", "granularity": "1:SECONDS"} | time_field]
     if row_time_check:
         table_doc["ingestionConfig"] = {"rowTimeValueCheck": True}
     schema = parse_schema(schema_doc)
-    return JsonDecoder(schema, parse_table_config(table_doc, {"t": schema}))
+    table = parse_table_config(table_doc, {"t": schema})
+    return Conformed(JsonDecoder(schema, table), schema, table)
 
 
 def times(batch: Any) -> list[int]:
