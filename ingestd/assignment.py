@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 def assign_round_robin(partitions: list[int], worker_count: int) -> dict[int, tuple[int, ...]]:
-    """Partition i of the sorted list goes to worker i mod count: stable across restarts, so each
-    partition is always owned by the same worker and resumes from its own ledger."""
+    """Partition p goes to worker p mod count: stable across restarts and when partitions are added (a
+    new partition never moves an existing one), so each partition is always owned by the same worker
+    and resumes from its own ledger."""
     assignment: dict[int, tuple[int, ...]] = {}
-    for index, partition in enumerate(sorted(partitions)):
-        assignment[index % worker_count] = (*assignment.get(index % worker_count, ()), partition)
+    for partition in sorted(partitions):
+        worker = partition % worker_count
+        assignment[worker] = (*assignment.get(worker, ()), partition)
     return assignment

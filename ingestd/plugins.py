@@ -54,6 +54,24 @@ _PLANNED = {
 }
 
 DEFAULT_STREAM_FACTORY = "kafka"
+# `streamType` → the factory used when a table config names none (Pinot's stream types).
+_STREAM_TYPES: dict[str, str] = {"kafka": "kafka"}
+_PLANNED_TYPES = {"kinesis": "the Kinesis consumer", "pulsar": "the Pulsar consumer"}
+
+
+def resolve_stream_type(stream_type: str, path: str) -> str:
+    """The default factory name of `stream_type`; ConfigError naming the known types otherwise."""
+    if stream_type in _STREAM_TYPES:
+        return _STREAM_TYPES[stream_type]
+    if stream_type in _PLANNED_TYPES:
+        raise NotSupportedYet(path, f"stream type {stream_type!r} ({_PLANNED_TYPES[stream_type]})")
+    raise ConfigError(path, f"must be a known stream type ({', '.join(sorted(_STREAM_TYPES))}), "
+                            f"got {stream_type!r}")
+
+
+def register_stream_type(stream_type: str, default_factory: str) -> None:
+    _STREAM_TYPES[stream_type] = default_factory
+    _PLANNED_TYPES.pop(stream_type, None)
 
 
 def resolve_stream_factory(class_name: str, path: str) -> PluginRef:

@@ -23,12 +23,7 @@ from ingestd.config.fields import (
 from ingestd.config.schema import FieldRole, Schema
 from ingestd.config.units import TIME_UNIT_MS, parse_duration_ms, parse_size_bytes
 from ingestd.errors import ConfigError, NotSupportedYet
-from ingestd.plugins import (
-    DEFAULT_STREAM_FACTORY,
-    PluginRef,
-    resolve_decoder,
-    resolve_stream_factory,
-)
+from ingestd.plugins import PluginRef, resolve_decoder, resolve_stream_factory, resolve_stream_type
 from ingestd.redact import scrub, secret_values
 from ingestd.stream.kafka_properties import check_client_properties
 
@@ -70,18 +65,28 @@ class FlushThresholds:
 
 @dataclass(frozen=True)
 class StreamConfig:
+    """One table's stream settings. The generic ones are parsed here; `properties` holds every key of the
+    stream configs as text, for the stream plugin to read its own (Kinesis' `region`, Pulsar's
+    `stream.pulsar.bootstrap.servers`...): the factory checks them (`check_config`) when the table config
+    is parsed, naming the key path of any mistake."""
+
     stream_type: str
     topic: str
-    bootstrap_servers: str
+    bootstrap_servers: str  # Kafka's `stream.kafka.broker.list`; "" for other streams
     consumer_factory: PluginRef
     decoder: PluginRef
     offset_reset: OffsetReset
-    client_properties: Mapping[str, str]
+    client_properties: Mapping[str, str]  # Kafka's librdkafka properties; {} for other streams
     flush: FlushThresholds
     property_paths: Mapping[str, str] = field(default_factory=dict)  # client property → its key path
     # `stream.<type>.decoder.prop.X` → X: the decoder's own settings (e.g. an Avro schema, a registry URL)
     decoder_properties: Mapping[str, str] = field(default_factory=dict)
     configs_path: str = "tableIndexConfig.streamConfigs"  # where the stream configs are in the table config
+    properties: Mapping[str, str] = field(default_factory=dict)  # every stream config key, as text
+
+    def key_path(self, key: str) -> str:
+        """The full path of stream config `key`, for messages that name it."""
+        return f"{self.configs_path}.{key}"
 
 
 @dataclass(frozen=True)
@@ -211,8 +216,7 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
         return f"{path}.{key}"
 
     stream_type = require_str(configs, "streamType", path).lower()
-    if stream_type != "kafka":
-        raise NotSupportedYet(key_path("streamType"), f"stream type {stream_type!r}")
+    default_factory = resolve_stream_type(stream_type, key_path("streamType"))
     prefix = f"stream.{stream_type}."
     consumer_type = str(configs.get(prefix + "consumer.type", "lowlevel")).lower()
     if consumer_type == "highlevel":
@@ -222,14 +226,15 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
                           f"must be lowlevel or highLevel, got {consumer_type!r}")
     factory_key = prefix + "consumer.factory.class.name"
     decoder_key = prefix + "decoder.class.name"
-    properties, property_paths = _client_properties(configs, prefix, path)
+    kafka = stream_type == "kafka"
+    properties, property_paths = _client_properties(configs, prefix, path) if kafka else ({}, {})
     check_client_properties(properties, property_paths, allowed_file_dirs)
-    return StreamConfig(
+    stream = StreamConfig(
         stream_type=stream_type,
         topic=require_str(configs, prefix + "topic.name", path),
-        bootstrap_servers=require_str(configs, prefix + "broker.list", path),
+        bootstrap_servers=require_str(configs, prefix + "broker.list", path) if kafka else "",
         consumer_factory=resolve_stream_factory(
-            optional_str(configs, factory_key, path) or DEFAULT_STREAM_FACTORY, key_path(factory_key)),
+            optional_str(configs, factory_key, path) or default_factory, key_path(factory_key)),
         decoder=resolve_decoder(require_str(configs, decoder_key, path), key_path(decoder_key)),
         offset_reset=_parse_offset_reset(configs, prefix, path),
         client_properties=properties,
@@ -237,7 +242,13 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
         property_paths=property_paths,
         configs_path=path,
         decoder_properties=_decoder_properties(configs, prefix),
+        properties={key: value if isinstance(value, str) else json.dumps(value)
+                    for key, value in configs.items() if value is not None},
     )
+    check = getattr(stream.consumer_factory.load(), "check_config", None)
+    if check is not None:
+        check(stream)  # the stream plugin's own keys: ConfigError naming the key path
+    return stream
 
 
 def _parse_offset_reset(configs: Mapping[str, Any], prefix: str, path: str) -> OffsetReset:
