@@ -32,7 +32,14 @@ _SIMPLE_AVRO = PluginRef("avro", _AVRO + "SimpleAvroMessageDecoder")
 _KAFKA_AVRO = PluginRef("kafka-avro", _AVRO + "KafkaAvroMessageDecoder")
 _CONFLUENT_AVRO = PluginRef("confluent-avro", _AVRO + "KafkaConfluentSchemaRegistryAvroMessageDecoder")
 
+_KINESIS = PluginRef("kinesis", "ingestd.stream.kinesis:KinesisConsumerFactory")
+_PULSAR = PluginRef("pulsar", "ingestd.stream.pulsar:PulsarConsumerFactory")
+
 _STREAM_FACTORIES: dict[str, PluginRef] = {
+    "org.apache.pinot.plugin.stream.kinesis.KinesisConsumerFactory": _KINESIS,
+    "kinesis": _KINESIS,
+    "org.apache.pinot.plugin.stream.pulsar.PulsarConsumerFactory": _PULSAR,
+    "pulsar": _PULSAR,
     "org.apache.pinot.plugin.stream.kafka09.KafkaConsumerFactory": _KAFKA,
     "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory": _KAFKA,
     "org.apache.pinot.plugin.stream.kafka30.KafkaConsumerFactory": _KAFKA,
@@ -48,15 +55,12 @@ _DECODERS: dict[str, PluginRef] = {
         _CONFLUENT_AVRO,
 }
 # Pinot classes whose ingestd plugin is planned but not built: named in a clear "not supported yet".
-_PLANNED = {
-    "org.apache.pinot.plugin.stream.kinesis.KinesisConsumerFactory": "the Kinesis consumer",
-    "org.apache.pinot.plugin.stream.pulsar.PulsarConsumerFactory": "the Pulsar consumer",
-}
+_PLANNED: dict[str, str] = {}
 
 DEFAULT_STREAM_FACTORY = "kafka"
 # `streamType` → the factory used when a table config names none (Pinot's stream types).
-_STREAM_TYPES: dict[str, str] = {"kafka": "kafka"}
-_PLANNED_TYPES = {"kinesis": "the Kinesis consumer", "pulsar": "the Pulsar consumer"}
+_STREAM_TYPES: dict[str, str] = {"kafka": "kafka", "kinesis": "kinesis", "pulsar": "pulsar"}
+_PLANNED_TYPES: dict[str, str] = {}
 
 
 def resolve_stream_type(stream_type: str, path: str) -> str:
