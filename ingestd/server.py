@@ -37,6 +37,7 @@ from ingestd.coordinator import Coordinator
 from ingestd.data_dir_lock import hold_data_dir
 from ingestd.errors import ConfigError
 from ingestd.logs import configure_logging
+from ingestd.plugin_loading import load_plugins
 from ingestd.settings import Settings, load_settings, warn_if_exposed
 from ingestd.systemd_notify import Notifier, ServiceHeartbeat
 from ingestd.worker_pool import WorkerPool
@@ -58,6 +59,7 @@ def run_server(settings: Settings) -> None:
                  __version__, settings.config_path or "(none)", settings.data_dir, settings.worker_count,
                  http_address(settings), os.getpid(), ", notifying systemd" if notifier.enabled else "")
         warn_if_exposed(settings, log)
+        load_plugins()  # before the catalog restores tables: a broken plugin is logged, never fatal
         coordinator = Coordinator(settings)
         coordinator.start()
         heartbeat = ServiceHeartbeat(notifier, coordinator, settings.worker_count)

@@ -13,6 +13,7 @@ import orjson
 from ingestd.config import Schema, parse_schema, parse_table_config
 from ingestd.config.unrecognized import unrecognized_schema_properties, unrecognized_table_properties
 from ingestd.errors import ConfigError
+from ingestd.plugin_loading import load_plugins
 from ingestd.stream.kafka_properties import probe_clients
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
@@ -39,6 +40,13 @@ def validate(schema_file: Path | None, table_config_file: Path | None,
     """
     if schema_file is None and table_config_file is None:
         raise click.UsageError("give --schema-file, --table-config-file or both")
+    logging.disable(logging.CRITICAL)  # the problems are printed below, once
+    try:
+        problems = load_plugins()  # the installed plugins, as the server loads them at start
+    finally:
+        logging.disable(logging.NOTSET)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
     schemas: dict[str, Schema] | None = None
     if schema_file is not None:
         raw = _load(schema_file)

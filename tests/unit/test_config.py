@@ -24,7 +24,8 @@ def test_seed_schema_and_table_parse_unchanged() -> None:
     assert table.stream.bootstrap_servers == "localhost:9876"
     assert table.stream.offset_reset is OffsetReset.SMALLEST
     assert table.stream.flush.rows == 50_000 and table.stream.flush.time_ms == 3_600_000
-    assert table.stream.consumer_factory.name == "kafka" and table.stream.decoder.name == "json"
+    assert table.stream.consumer_factory.target == "ingestd.stream.kafka:KafkaConsumerFactory"
+    assert table.stream.decoder.target == "ingestd.decode.json_decoder:JsonDecoder"
 
 
 def test_newer_stream_config_maps_and_old_key_names_are_accepted() -> None:
