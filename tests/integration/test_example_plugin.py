@@ -1,0 +1,143 @@
+"""The example stream plugin (examples/jsonl-directory-stream, installed by `.ci/run` with `pip install -e`)
+through a real ingestd server: a table on it is created over HTTP and queried, a kill -9 and restart
+resume from the ledger without a duplicate or a gap, and the plugin door only opens to registered names:
+a config naming a module path is a 400 naming the field, and a broken plugin installed next to it is
+reported at startup without stopping the server from serving the rest."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.server_process import IngestdServer
+
+JSON_DECODER = "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder"
+STREAMS = "tableIndexConfig.streamConfigs"
+
+
+@pytest.fixture
+def jsonl_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "jsonl"
+    root.mkdir()
+    monkeypatch.setenv("INGESTD_JSONL_ROOT", str(root))  # the server process inherits it
+    return root
+
+
+@pytest.fixture
+def plugin_server(tmp_path: Path, jsonl_root: Path) -> Iterator[IngestdServer]:
+    (tmp_path / "server").mkdir()
+    server = IngestdServer(tmp_path / "server", workers=2)
+    server.start()
+    yield server
+    try:
+        server.stop()
+    finally:
+        server.kill9()
+
+
+def append(path: Path, first: int, count: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        handle.write(b"".join(student_record(n) + b"\n" for n in range(first, first + count)))
+
+
+def jsonl_table(name: str, topic: str, **keys: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    schema, table = seed_configs(name)
+    table["tableIndexConfig"]["streamConfigs"] = {
+        "streamType": "jsonldir",
+        "stream.jsonldir.topic.name": topic,
+        "stream.jsonldir.decoder.class.name": JSON_DECODER,
+        "stream.jsonldir.consumer.prop.auto.offset.reset": "smallest",
+        "realtime.segment.flush.threshold.segment.rows": "7",
+        **keys,
+    }
+    return schema, table
+
+
+def rows_and_distinct(server: IngestdServer, table: str) -> tuple[int, int]:
+    answer = server.query(f"SELECT COUNT(*), COUNT(DISTINCT firstName) FROM {table}")
+    assert not answer.get("exceptions"), answer
+    count, distinct = answer["resultTable"]["rows"][0]
+    return int(count), int(distinct)
+
+
+def test_a_table_on_the_example_plugin_is_queried_and_resumes_after_kill9_without_duplicates(
+        plugin_server: IngestdServer, jsonl_root: Path) -> None:
+    append(jsonl_root / "events" / "0.jsonl", 0, 30)
+    append(jsonl_root / "events" / "1.jsonl", 30, 20)
+    schema, table = jsonl_table("jsonlevents", "events")
+    assert plugin_server.post("/schemas", schema).status_code == 200
+    response = plugin_server.post("/tables", table)
+    assert response.status_code == 200, response.text
+    wait_until(lambda: rows_and_distinct(plugin_server, "jsonlevents") == (50, 50), what="50 rows")
+    status = plugin_server.get("/tables/jsonlevents/status")
+    assert sorted(p["partition"] for p in status["partitions"]) == [0, 1], status
+    sealed = [plugin_server.get(f"/segments/jsonlevents/{s}/metadata")
+              for s in plugin_server.get("/segments/jsonlevents")[0]["REALTIME"]]
+    assert any(meta["status"] == "DONE" for meta in sealed)  # 7-row segments: the ledger has checkpoints
+
+    append(jsonl_root / "events" / "0.jsonl", 50, 4)  # 34 lines: not a multiple of 7, a tail is unsealed
+    wait_until(lambda: rows_and_distinct(plugin_server, "jsonlevents") == (54, 54), what="54 rows")
+    plugin_server.kill9()
+    append(jsonl_root / "events" / "1.jsonl", 54, 6)
+    plugin_server.start()
+    wait_until(lambda: rows_and_distinct(plugin_server, "jsonlevents")[0] >= 60, what="60 rows after restart")
+    assert rows_and_distinct(plugin_server, "jsonlevents") == (60, 60)
+    answer = plugin_server.query("SELECT MIN(\"timestamp\"), MAX(\"timestamp\") FROM jsonlevents")
+    assert answer["resultTable"]["rows"][0] == [1_571_900_400_000, 1_571_900_400_000 + 59]
+
+
+def test_config_names_only_registered_plugins_and_a_broken_plugin_does_not_stop_the_server(
+        tmp_path: Path, jsonl_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "site"
+    info = broken / "broken_demo_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken_demo_plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""
+        [ingestd.stream_types]
+        brokendemo = broken_demo_plugin:Factory
+        """))
+    (broken / "broken_demo_plugin.py").write_text("import a_dependency_nobody_installed\n")
+    paths = [str(broken), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    (tmp_path / "server").mkdir()
+    server = IngestdServer(tmp_path / "server", workers=1)
+    server.start()
+    try:
+        log = server.log.read_text()
+        assert "broken_demo_plugin" in log and "a_dependency_nobody_installed" in log, log
+
+        schema, table = jsonl_table("guarded", "guarded")
+        assert server.post("/schemas", schema).status_code == 200
+        refusals = {
+            "stream.jsonldir.decoder.class.name": "os:system",
+            "stream.jsonldir.consumer.factory.class.name":
+                "ingestd_jsonl_dir.stream:JsonlDirectoryConsumerFactory",
+            "stream.jsonldir.topic.name": "../../etc",
+        }
+        for key, value in refusals.items():
+            _, bad = jsonl_table("guarded", "guarded", **{key: value})
+            response = server.post("/tables", bad)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"].startswith(f"{STREAMS}.{key} "), response.text
+        _, bad = jsonl_table("guarded", "guarded", streamType="brokendemo",
+                             **{"stream.brokendemo.topic.name": "guarded",
+                                "stream.brokendemo.decoder.class.name": JSON_DECODER})
+        response = server.post("/tables", bad)
+        assert response.status_code == 400 and "could not be loaded" in response.text, response.text
+
+        append(jsonl_root / "guarded" / "0.jsonl", 0, 5)
+        assert server.post("/tables", table).status_code == 200
+        wait_until(lambda: rows_and_distinct(server, "guarded") == (5, 5), what="5 rows")
+    finally:
+        try:
+            server.stop()
+        finally:
+            server.kill9()
