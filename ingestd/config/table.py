@@ -20,6 +20,7 @@ from ingestd.config.fields import (
     require_mapping,
     require_str,
 )
+from ingestd.config.offset_reset import OffsetReset, ResetTime, parse_offset_reset
 from ingestd.config.schema import FieldRole, Schema
 from ingestd.config.units import TIME_UNIT_MS, parse_duration_ms, parse_size_bytes
 from ingestd.errors import ConfigError, NotSupportedYet
@@ -47,11 +48,6 @@ _UNSUPPORTED_INGESTION = ("transformConfigs", "aggregationConfigs", "filterConfi
 class LoadMode(enum.Enum):
     MMAP = "MMAP"
     HEAP = "HEAP"
-
-
-class OffsetReset(enum.Enum):
-    SMALLEST = "smallest"
-    LARGEST = "largest"
 
 
 @dataclass(frozen=True)
@@ -83,6 +79,7 @@ class StreamConfig:
     decoder_properties: Mapping[str, str] = field(default_factory=dict)
     configs_path: str = "tableIndexConfig.streamConfigs"  # where the stream configs are in the table config
     properties: Mapping[str, str] = field(default_factory=dict)  # every stream config key, as text
+    offset_reset_time: ResetTime | None = None  # the point in time of a TIMESTAMP offset_reset
 
     def key_path(self, key: str) -> str:
         """The full path of stream config `key`, for messages that name it."""
@@ -227,6 +224,8 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
     factory_key = prefix + "consumer.factory.class.name"
     decoder_key = prefix + "decoder.class.name"
     kafka = stream_type == "kafka"
+    reset_key = prefix + "consumer.prop.auto.offset.reset"
+    reset, reset_time = parse_offset_reset(configs.get(reset_key, "largest"), key_path(reset_key))
     properties, property_paths = _client_properties(configs, prefix, path) if kafka else ({}, {})
     check_client_properties(properties, property_paths, allowed_file_dirs)
     stream = StreamConfig(
@@ -236,7 +235,8 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
         consumer_factory=resolve_stream_factory(
             optional_str(configs, factory_key, path) or default_factory, key_path(factory_key)),
         decoder=resolve_decoder(require_str(configs, decoder_key, path), key_path(decoder_key)),
-        offset_reset=_parse_offset_reset(configs, prefix, path),
+        offset_reset=reset,
+        offset_reset_time=reset_time,
         client_properties=properties,
         flush=_parse_flush(configs, path),
         property_paths=property_paths,
@@ -249,18 +249,6 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
     if check is not None:
         check(stream)  # the stream plugin's own keys: ConfigError naming the key path
     return stream
-
-
-def _parse_offset_reset(configs: Mapping[str, Any], prefix: str, path: str) -> OffsetReset:
-    key = prefix + "consumer.prop.auto.offset.reset"
-    value = str(configs.get(key, "largest")).strip().lower()
-    aliases = {"smallest": OffsetReset.SMALLEST, "earliest": OffsetReset.SMALLEST,
-               "largest": OffsetReset.LARGEST, "latest": OffsetReset.LARGEST}
-    if value in aliases:
-        return aliases[value]
-    if value[:1].isdigit():
-        raise NotSupportedYet(f"{path}.{key}", f"a period or timestamp start ({value!r})")
-    raise ConfigError(f"{path}.{key}", f"must be smallest or largest, got {value!r}")
 
 
 def _client_properties(configs: Mapping[str, Any], prefix: str, path: str

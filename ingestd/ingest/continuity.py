@@ -102,7 +102,7 @@ class OffsetGuard:
         if bounds is None or bounds.holds(expected):
             return None
         self._active_at = now
-        target = bounds.earliest if self._policy is OffsetReset.SMALLEST else bounds.end
+        target = bounds.end if self._policy is OffsetReset.LARGEST else bounds.earliest  # a time: earliest
         if expected < bounds.earliest:
             return OffsetJump(expected, target, target - expected,
                               f"the stream now starts at {bounds.earliest}", move_consumer=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ingestd.config.table import StreamConfig
 from ingestd.errors import ConfigError, StreamError
 from ingestd.redact import scrub
+from ingestd.stream.partition_subset import MissingPartitions
 from ingestd.stream.spi import ConsumerFactory
 
 
@@ -38,6 +39,8 @@ def check_stream(factory: ConsumerFactory, config: StreamConfig, secrets: list[s
         raise ConfigError(key + "topic.name", f"names topic {config.topic!r}, which does not exist on "
                           f"{config.bootstrap_servers} (create it first: ingestd never creates topics)"
                           ) from None
+    except MissingPartitions as exc:
+        raise ConfigError(key + "partition.ids", str(exc)) from None
     except StreamUnreachable as exc:
         raise ConfigError(key + "broker.list", scrub(
             f"{config.bootstrap_servers!r} cannot be reached: {exc}", secrets or [])) from None

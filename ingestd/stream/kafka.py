@@ -37,11 +37,15 @@ from ingestd.config.table import OffsetReset, StreamConfig
 from ingestd.errors import StreamError
 from ingestd.stream.checks import StreamUnreachable, TopicNotFound
 from ingestd.stream.kafka_logging import with_client_logger
+from ingestd.stream.kafka_time_lookup import offset_for_time
+from ingestd.stream.partition_subset import parse_partition_ids, select_partitions
 from ingestd.stream.spi import PartitionBounds, StartPosition
 
 log = logging.getLogger(__name__)
 
-_RESET_NAMES = {OffsetReset.SMALLEST: "earliest", OffsetReset.LARGEST: "latest"}
+# A time reset starts at an offset looked up once; past that, librdkafka's out-of-range policy is earliest.
+_RESET_NAMES = {OffsetReset.SMALLEST: "earliest", OffsetReset.LARGEST: "latest",
+                OffsetReset.TIMESTAMP: "earliest"}
 _RESET_OFFSETS = {OffsetReset.SMALLEST: OFFSET_BEGINNING, OffsetReset.LARGEST: OFFSET_END}
 # A table's consumer.prop.* override these. librdkafka prefetches up to 64 MiB per consumer by default and
 # there is one consumer per partition: cap it so a worker with many partitions stays bounded. Once that
@@ -95,8 +99,19 @@ class KafkaPartitionConsumer:
         self._commit_failing = False
         self._commit_remind_at = 0.0
         self._consumer = Consumer(settings | {"on_commit": self._on_commit})
-        offset = start.offset if start.offset is not None else _RESET_OFFSETS[start.reset]
-        self.seek(offset)
+        self.seek(self._start_offset(config, start))
+
+    def _start_offset(self, config: StreamConfig, start: StartPosition) -> int:
+        if start.offset is not None:
+            return start.offset
+        if start.reset is not OffsetReset.TIMESTAMP:
+            return _RESET_OFFSETS[start.reset]
+        assert config.offset_reset_time is not None
+        when_ms = config.offset_reset_time.start_ms()
+        offset = offset_for_time(self._probe_settings, self._topic, self._partition, when_ms)
+        log.info("%s[%d]: auto.offset.reset=%s: starting at offset %d, the first message at or after %d ms",
+                 self._topic, self._partition, config.offset_reset_time.text, offset, when_ms)
+        return offset
 
     def fetch(self, max_messages: int, timeout_s: float) -> KafkaMessageBatch | None:
         messages = self._consumer.consume(max_messages, timeout_s)
@@ -227,9 +242,14 @@ class KafkaPartitionConsumer:
         self._consumer.close()
 
 
+PARTITION_IDS_KEY = "stream.kafka.partition.ids"
+
+
 class KafkaMetadataProvider:
     def __init__(self, config: StreamConfig, client_id: str) -> None:
         self._topic = config.topic
+        self._wanted = parse_partition_ids(config.properties.get(PARTITION_IDS_KEY),
+                                           config.key_path(PARTITION_IDS_KEY))
         # a metadata request naming a topic creates it on brokers with auto-create on: never let it
         self._admin = AdminClient(_client_config(config, client_id) | {"allow.auto.create.topics": False})
 
@@ -244,7 +264,7 @@ class KafkaMetadataProvider:
             raise TopicNotFound(f"topic {self._topic!r} does not exist")
         if topic.error is not None or not topic.partitions:
             raise StreamError(f"topic {self._topic!r} is not available: {topic.error or 'no partitions'}")
-        return sorted(topic.partitions)
+        return select_partitions(self._topic, sorted(topic.partitions), self._wanted)
 
     def close(self) -> None:
         """AdminClient holds no resources that need an explicit close; its queued log lines are logged."""
@@ -255,6 +275,11 @@ class KafkaConsumerFactory:
     def __init__(self, config: StreamConfig, client_id: str) -> None:
         self._config = config
         self._client_id = client_id
+
+    @staticmethod
+    def check_config(config: StreamConfig) -> None:
+        """Kafka's own keys beyond the generic ones: ConfigError naming the key."""
+        parse_partition_ids(config.properties.get(PARTITION_IDS_KEY), config.key_path(PARTITION_IDS_KEY))
 
     def partition_consumer(self, partition: int, start: StartPosition) -> KafkaPartitionConsumer:
         return KafkaPartitionConsumer(self._config, self._client_id, partition, start)
