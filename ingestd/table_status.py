@@ -16,6 +16,7 @@ from ingestd.columns import now_ms
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.messages import WorkerStatus
 from ingestd.redact import scrub_document, secret_values
+from ingestd.stream.spi import offset_json
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class CoordinatorView:
     error: str | None  # why the coordinator cannot assign the table (discovery, a failing step)
 
 
+OFFSET_FIELDS = frozenset(("startOffset", "currentOffset", "latestOffset", "lag"))
 METRICS_ONLY = ("sealSeconds",)  # reported by workers for /metrics, not part of the status document
 CONSUMING_STATES = frozenset({"CONSUMING", "OFFSET_RESET"})  # Pinot's CONSUMING; any other: NOT_CONSUMING
 FRESHNESS_FIELDS = (("ingestFreshnessMs", "newestIngestTimeMs"), ("eventFreshnessMs", "newestEventTimeMs"))
@@ -44,7 +46,12 @@ def table_status(spec: TableSpec, view: CoordinatorView, now: int | None = None)
 def with_freshness(partition: dict[str, Any], now: int) -> dict[str, Any]:
     """A worker's partition report with its freshness at `now`: now minus the newest row's ingest time
     (the stream's timestamp) and event time (the time column), never negative; None while unknown."""
-    entry = {key: value for key, value in partition.items() if key not in METRICS_ONLY}
+    entry = {key: offset_json(value) if key in OFFSET_FIELDS else value
+             for key, value in partition.items() if key not in METRICS_ONLY}
+    reset = entry.get("lastOffsetReset")
+    if reset:  # Kinesis sequence numbers exceed what JavaScript reads exactly: those go as strings
+        entry["lastOffsetReset"] = reset | {key: offset_json(reset.get(key))
+                                            for key in ("fromOffset", "toOffset")}
     for field, source in FRESHNESS_FIELDS:
         newest = partition.get(source)
         entry[field] = max(0, now - newest) if newest is not None else None
@@ -88,7 +95,7 @@ def _status(spec: TableSpec, view: CoordinatorView, now: int) -> dict[str, Any]:
 
 def _total_lag(partitions: list[dict[str, Any]]) -> int | None:
     """The table's lag: the sum over partitions whose lag is known (None if none is)."""
-    known = [p["lag"] for p in partitions if p.get("lag") is not None]
+    known = [int(p["lag"]) for p in partitions if p.get("lag") is not None]
     return sum(known) if known else None
 
 

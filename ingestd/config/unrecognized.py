@@ -107,6 +107,11 @@ _TYPED_STREAM_KEYS = frozenset((
     "connection.timeout.millis", "idle.timeout.millis", "metadata.populate", "topic.consumption.rate.limit",
     "partition.consumption.rate.limit", "broker.list", "zk.broker.url", "buffer.size", "socket.timeout",
     "fetcher.size", "fetcher.minBytes", "isolation.level", "partition.ids"))
+# Keys a stream type reads beside `streamType`, without its `stream.<type>.` prefix (Pinot's KinesisConfig)
+_TYPE_PLAIN_KEYS: Mapping[str, frozenset[str]] = {"kinesis": frozenset((
+    "region", "endpoint", "accessKey", "secretKey", "shardIteratorType", "maxRecordsToFetch",
+    "requests_per_second_limit", "iamRoleBasedAccessEnabled", "roleArn", "roleSessionName", "externalId",
+    "sessionDurationSeconds", "asyncSessionUpdateEnabled"))}
 _TYPED_STREAM_PREFIXES = ("consumer.prop.", "decoder.prop.", "hlc.")
 _CLIENT_PREFIXES = ("security.", "sasl.", "ssl.")
 
@@ -146,6 +151,8 @@ def _walk(value: Any, known: Any, path: str) -> Iterator[tuple[str, Any]]:
 def _stream_key_known(key: str, stream_type: str) -> bool:
     base = key.removesuffix(".llc")
     if base in _PLAIN_STREAM_KEYS or key.startswith(_CLIENT_PREFIXES):
+        return True
+    if base in _TYPE_PLAIN_KEYS.get(stream_type, ()):
         return True
     prefix = f"stream.{stream_type}."
     if not stream_type or not key.startswith(prefix):

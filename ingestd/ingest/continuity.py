@@ -4,7 +4,8 @@ One job: compare the stream with the partition's next offset (its checkpoint, th
 segment's end) and, when they part, decide where consumption continues under auto.offset.reset and
 how many messages that skipped. Two ways to notice:
 
-* every batch: its first offset must be the expected one. Forward, the consumer followed the reset on
+* every batch: its first offset must be the expected one (or, for a consumer whose offsets are not
+  dense, at least the expected one). Forward, the consumer followed the reset on
   its own (Kafka answers OFFSET_OUT_OF_RANGE after retention): confirmed by the partition's earliest
   offset, because offsets that hold no message (transaction markers, compaction) are skipped legally;
   backward, the topic was re-created or the broker lost its data and the consumer reset.
@@ -62,6 +63,7 @@ class OffsetGuard:
                  clock: Callable[[], float] = time.monotonic) -> None:
         """`label` names the partition in log lines; the timings are the module's constants, read here."""
         self._consumer = consumer
+        self._dense = getattr(consumer, "dense_offsets", True)  # False: gaps between offsets are normal
         self._policy = policy
         self._label = label
         self._clock = clock
@@ -78,6 +80,8 @@ class OffsetGuard:
         if expected is None or first == expected:
             return None
         if first > expected:
+            if not self._dense:
+                return None  # sparse offsets (Kinesis): a gap is no loss; a backward jump still is
             bounds = self._bounds(expected)
             if bounds is not None and bounds.earliest <= expected:
                 log.debug("%s: offsets %d-%d hold no messages (transaction markers or compaction)",

@@ -95,7 +95,7 @@ class PartitionIngestor(PartitionControl):
         self._seal_retry = FailureBackoff(self._label, "sealing", log, clock)
         self._poll_retry = FailureBackoff(self._label, "polling", log, clock)
         reset = spec.config.stream.offset_reset
-        start = StartPosition(recovered.resume_offset, reset)
+        start = StartPosition(recovered.resume_offset, reset, paths.root)
         self._consumer = factory.partition_consumer(partition, start)
         self._guard = OffsetGuard(self._consumer, reset, self._label, clock)
         newest = max((meta.max_time for meta, _ in self.sealed if meta.max_time is not None), default=None)

@@ -114,7 +114,8 @@ class PartitionControl:
             position = self.segment.end_offset
         reset = self.spec.config.stream.offset_reset
         try:
-            consumer = factory.partition_consumer(self.partition, StartPosition(position, reset))
+            consumer = factory.partition_consumer(self.partition,
+                                                  StartPosition(position, reset, self._paths.root))
         except Exception:  # the coordinator built these clients already; keep consuming with the old one
             log.exception("%s: cannot build a consumer for the new stream config; keeping the old one",
                           self._label)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ingestd.stream.spi import offset_json
+
 
 def segment_name(table: str, partition: int, sequence: int, created_ms: int) -> str:
     stamp = datetime.fromtimestamp(created_ms / 1000, tz=UTC).strftime("%Y%m%dT%H%MZ")
@@ -41,11 +43,23 @@ class SegmentMetadata:
         return f"{self.name}.arrow"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: an offset beyond 2^53 (a Kinesis sequence number) is written as a decimal string,
+        which every JSON library reads back exactly (orjson refuses integers beyond 64 bits)."""
+        doc = asdict(self)
+        for key in _OFFSET_FIELDS:
+            doc[key] = offset_json(doc[key])
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> SegmentMetadata:
-        return cls(**{name: doc[name] for name in cls.__dataclass_fields__ if name in doc})
+        fields = {name: doc[name] for name in cls.__dataclass_fields__ if name in doc}
+        for key in _OFFSET_FIELDS:
+            if isinstance(fields.get(key), str):
+                fields[key] = int(fields[key])
+        return cls(**fields)
+
+
+_OFFSET_FIELDS = ("start_offset", "end_offset")
 
 
 def offset_reset_record(table: str, table_uid: str, partition: int, sequence: int, from_offset: int,

@@ -2,7 +2,17 @@
 and a metadata provider; a consumer fetches a batch of raw messages from an explicit position.
 
 Offsets are Python ints (Kafka offsets; Kinesis sequence numbers also fit) and a batch knows the
-offset of each of its messages, so a segment can record exactly which offsets it covers.
+offset of each of its messages, so a segment can record exactly which offsets it covers. They are
+ordered per partition but need not be dense: Kinesis sequence numbers are ~56-digit numbers with gaps
+between records. A consumer whose offsets have gaps says so (`dense_offsets = False`), and the offset
+continuity check then takes a batch that starts beyond the expected offset as normal, not as loss. A
+position is always "next to read" = last offset read + 1, whatever the stream (Kinesis resumes at a
+position p with AFTER_SEQUENCE_NUMBER p - 1). Offsets beyond 2^53 go into JSON answers as strings
+(`offset_json`): JavaScript clients would round them.
+
+A consumer may keep small state files in its partition's directory (`StartPosition.partition_dir`),
+whose siblings are the same table's other partitions: Kinesis marks there that a parent shard was read
+to its end, which its child shards (maybe consumed by another worker process) wait for.
 
 A consumer also answers where its partition begins and ends (`bounds`) and can be moved (`seek`): the
 ingestor uses them to notice that the stream can no longer continue where the checkpoint says (retention
@@ -17,6 +27,7 @@ offset ledger stays the only checkpoint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from ingestd.config.table import OffsetReset, StreamConfig
@@ -24,10 +35,22 @@ from ingestd.config.table import OffsetReset, StreamConfig
 
 @dataclass(frozen=True)
 class StartPosition:
-    """Where a partition consumer starts: an exact offset, or (offset None) the reset policy."""
+    """Where a partition consumer starts: an exact offset, or (offset None) the reset policy.
+    `partition_dir`: the partition's directory (its ledger's), None where there is none (tools)."""
 
     offset: int | None
     reset: OffsetReset
+    partition_dir: Path | None = None
+
+
+JSON_SAFE_INTEGER = 2**53 - 1  # larger integers lose precision in JavaScript (and many JSON parsers)
+
+
+def offset_json(value: int | None) -> int | str | None:
+    """An offset for a JSON answer: as a number while JavaScript reads it exactly, else as a string."""
+    if value is not None and not -JSON_SAFE_INTEGER <= value <= JSON_SAFE_INTEGER:
+        return str(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,9 @@ class MessageBatch(Protocol):
 
 
 class PartitionConsumer(Protocol):
+    # Optional attribute: False when consecutive messages' offsets have gaps (Kinesis); default True.
+    # dense_offsets: bool
+
     def fetch(self, max_messages: int, timeout_s: float) -> MessageBatch | None:
         """Up to `max_messages` messages, or None when nothing arrived within `timeout_s`."""
         ...
