@@ -18,6 +18,36 @@ class AssignPartitions:
     partitions: tuple[int, ...]
     server_partitions: int = 1  # how many of the table's partitions this server consumes (all workers)
     paused: bool = False  # the table's consumption is paused (pauseConsumption, persisted in the catalog)
+    # Partitions whose sealed segments this worker serves without consuming them (a partition the worker
+    # consumed before and no longer owns, or local data of a partition owned elsewhere). A partition the
+    # worker consumes that is in neither list is revoked: its consuming segment sealed, its consumer closed.
+    held: tuple[int, ...] = ()
+    # Consumer-group mode: the group's committed offset of each partition (of `partitions` and `held`) as
+    # this server knows it, None in lowLevel mode. Local sealed segments ending beyond it were never
+    # committed and are dropped; a consumed partition starts at max(committed, local checkpoint).
+    committed: dict[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class RevokePartitions:
+    """Stop consuming these partitions of a table: seal each consuming segment (`seal`; else, or if the
+    seal fails, drop it: its rows are read again by the next owner) and close the consumer; the sealed
+    segments stay served here. Answered by a RevokeReply."""
+
+    request_id: int
+    table: str
+    partitions: tuple[int, ...]
+    seal: bool = True
+
+
+@dataclass(frozen=True)
+class TrimPartitions:
+    """Consumer-group mode: drop the sealed segments of these partitions that end beyond the given
+    offset (the group never got their commit); answered by an Ack."""
+
+    request_id: int
+    table: str
+    committed: dict[int, int]
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,24 @@ class ControlReply:
     worker_id: int
     committed: tuple[str, ...] = ()  # consuming segments sealed by the operation
     pending: tuple[str, ...] = ()  # consuming segments whose seal failed (retried with back-off)
+
+
+@dataclass(frozen=True)
+class RevokeReply:
+    request_id: int
+    worker_id: int
+    table: str
+    checkpoints: dict[int, int]  # each revoked partition's checkpoint: the end of its last sealed segment
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    """Consumer-group mode: a partition's checkpoint moved (a segment sealed and recorded in the ledger):
+    the coordinator commits `offset` to the group."""
+
+    table: str
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import os
 import queue
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,15 @@ from ingestd.messages import (
     Ack,
     AssignPartitions,
     CancelQuery,
+    Checkpointed,
     ControlReply,
     ControlTable,
     DropTable,
+    RevokePartitions,
+    RevokeReply,
     RunQuery,
     Shutdown,
+    TrimPartitions,
     UpdateTable,
     WorkerStatus,
 )
@@ -106,13 +111,15 @@ class Worker:
         parent = multiprocessing.parent_process()
         try:
             while self._running:
+                # Checked before every round (a select on a pipe): a worker must not seal segments after
+                # its coordinator died, which could no longer commit them to a consumer group.
+                if parent is not None and not parent.is_alive():
+                    log.error("worker %d: coordinator died; exiting", self.worker_id)
+                    break
                 consumed = self._poll_partitions()
                 self._handle_commands(wait_s=0 if consumed else IDLE_WAIT_S)
                 if time.monotonic() >= self._next_status:
                     self._report_status()
-                    if parent is not None and not parent.is_alive():
-                        log.error("worker %d: coordinator died; exiting", self.worker_id)
-                        break
         finally:
             self._queries.close()
             for table in list(self._tables):
@@ -143,7 +150,13 @@ class Worker:
 
     def _dispatch(self, command: object) -> None:
         if isinstance(command, AssignPartitions):
-            self._assign(command.spec, command.partitions, command.server_partitions, command.paused)
+            self._assign(command)
+        elif isinstance(command, RevokePartitions):
+            checkpoints = self._revoke(command.table, command.partitions, command.seal)
+            self._replies.put(RevokeReply(command.request_id, self.worker_id, command.table, checkpoints))
+        elif isinstance(command, TrimPartitions):
+            self._trim(command.table, command.committed)
+            self._replies.put(Ack(command.request_id, self.worker_id))
         elif isinstance(command, UpdateTable):
             if command.spec.name in self._tables:
                 self._apply_spec(command.spec, command.server_partitions)
@@ -163,9 +176,15 @@ class Worker:
         elif isinstance(command, Shutdown):
             self._running = False
 
-    def _assign(self, spec: TableSpec, partitions: tuple[int, ...], server_partitions: int,
-                paused: bool = False) -> None:
+    def _assign(self, command: AssignPartitions) -> None:
+        """Consume `partitions`, serve the sealed segments of `held`, revoke any other partition consumed
+        here; a partition it starts (or starts again after a revocation) is built from its ledger."""
+        spec, partitions, server_partitions, paused = (command.spec, command.partitions,
+                                                       command.server_partitions, command.paused)
         owned = self._tables.setdefault(spec.name, {})
+        revoked = tuple(p for p, ingestor in owned.items() if p not in partitions and not ingestor.released)
+        if revoked:
+            self._revoke(spec.name, revoked, seal=True)
         if owned and (self._specs.get(spec.name) != spec
                       or self._server_partitions.get(spec.name) != server_partitions):
             self._apply_spec(spec, server_partitions)  # changed while this worker missed the update
@@ -176,19 +195,64 @@ class Worker:
                 ingestor.pause() if paused else ingestor.resume()
         factory = spec.consumer_factory()
         decoder_class = spec.config.stream.decoder.load()
-        for partition in partitions:
-            if partition in owned:
+        committed = command.committed
+        sink = None if committed is None else self._checkpoint_sink(spec.name)
+        for partition in (*partitions, *command.held):
+            consume = partition in partitions
+            current = owned.get(partition)
+            if current is not None and (current.released or not consume):
+                if not (consume and current.released):
+                    continue
+                current.close()  # revoked here before, now owned again: rebuilt from its ledger
+                del owned[partition]
+            elif current is not None:
                 continue
             try:
                 owned[partition] = PartitionIngestor(
                     spec, partition, self._paths.partition(spec.name, spec.uid, partition),
                     factory, decoder_class(spec.schema, spec.config), server_partitions=server_partitions,
-                    paused=paused,
+                    paused=paused, consume=consume,
+                    committed=None if committed is None else committed.get(partition),
+                    checkpoint_sink=None if sink is None else sink(partition),
                 )
                 self._errors.pop((spec.name, partition), None)
             except Exception as exc:  # reported in status; the coordinator re-sends assignments
                 self._errors[(spec.name, partition)] = f"{type(exc).__name__}: {exc}"
                 log.exception("%s[%d]: cannot start ingestion", spec.name, partition)
+
+    def _revoke(self, table: str, partitions: tuple[int, ...], seal: bool) -> dict[int, int]:
+        """Release these partitions of the table (partition_control.py); each one's checkpoint."""
+        checkpoints: dict[int, int] = {}
+        owned = self._tables.get(table, {})
+        for partition in partitions:
+            ingestor = owned.get(partition)
+            if ingestor is None:
+                continue
+            try:
+                checkpoint = ingestor.release(seal)
+            except Exception:  # the consumer's close failed: it is released all the same
+                log.exception("%s[%d]: error while revoking", table, partition)
+                checkpoint = ingestor.release(False)
+            if checkpoint is not None:
+                checkpoints[partition] = checkpoint
+        return checkpoints
+
+    def _trim(self, table: str, committed: dict[int, int]) -> None:
+        for partition, offset in committed.items():
+            ingestor = self._tables.get(table, {}).get(partition)
+            if ingestor is None:
+                continue
+            try:
+                ingestor.trim(offset)
+            except OSError as exc:
+                ingestor.counters.last_error = f"cannot drop segments the group did not commit: {exc}"
+                log.exception("%s[%d]: cannot drop uncommitted segments", table, partition)
+
+    def _checkpoint_sink(self, table: str) -> Callable[[int], Callable[[int], None]]:
+        """Consumer-group mode: each new checkpoint of a partition goes to the coordinator's group member."""
+        def for_partition(partition: int) -> Callable[[int], None]:
+            return lambda offset: self._replies.put(Checkpointed(table, partition, offset))
+        return for_partition
 
     def _apply_spec(self, spec: TableSpec, server_partitions: int) -> None:
         """A live table's new config or schema, applied to each of its partitions here."""

@@ -29,7 +29,7 @@ from ingestd.decode.spi import DecodedBatch, MessageDecoder
 from ingestd.ingest.backoff import FailureBackoff
 from ingestd.ingest.continuity import OffsetGuard, OffsetJump
 from ingestd.ingest.evolution import column_defaults
-from ingestd.ingest.partition_control import PartitionControl
+from ingestd.ingest.partition_control import PartitionControl, ReleasedConsumer
 from ingestd.ingest.partition_state import PartitionCounters, Work, status_document
 from ingestd.ingest.progress import PartitionProgress, newest_event_ms
 from ingestd.ingest.recovery import recover_partition
@@ -43,7 +43,7 @@ from ingestd.segment.loader import load_segment
 from ingestd.segment.metadata import SegmentMetadata, offset_reset_record
 from ingestd.segment.thresholds import FlushPolicy
 from ingestd.segment.writer import seal_segment
-from ingestd.stream.spi import ConsumerFactory, MessageBatch, StartPosition
+from ingestd.stream.spi import ConsumerFactory, MessageBatch, PartitionConsumer, StartPosition
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,16 @@ class PartitionIngestor(PartitionControl):
         server_partitions: int = 1,
         clock: Callable[[], float] = time.monotonic,
         paused: bool = False,
+        consume: bool = True,
+        committed: int | None = None,
+        checkpoint_sink: Callable[[int], None] | None = None,
     ) -> None:
         """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own. `paused`:
-        the table's consumption is paused (partition_control.py): nothing is fetched until resumed."""
+        the table's consumption is paused (partition_control.py): nothing is fetched until resumed.
+        `consume` False: only serve the sealed segments (released, partition_control.py). Consumer-group
+        mode: `committed` is the group's committed offset (sealed segments beyond it are dropped first; the
+        partition starts at the larger of it and the local checkpoint) and `checkpoint_sink` receives each
+        new checkpoint to commit to the group (instead of the consumer's monitoring-only commit)."""
         self.spec = spec
         self._clock = clock
         self._paused = paused
@@ -94,21 +101,37 @@ class PartitionIngestor(PartitionControl):
         self._awaiting_data = False  # a probe found a reset and moved the consumer; nothing arrived since
         self._seal_retry = FailureBackoff(self._label, "sealing", log, clock)
         self._poll_retry = FailureBackoff(self._label, "polling", log, clock)
+        self._checkpoint_sink = checkpoint_sink
+        self._consumer: PartitionConsumer = ReleasedConsumer()
+        if committed is not None:
+            self.trim(committed)
+        resume = self.segment.start_offset
+        if committed is not None and (resume is None or committed > resume):
+            resume = committed
+            self.segment = self._new_segment(self.segment.sequence, resume)
         reset = spec.config.stream.offset_reset
-        start = StartPosition(recovered.resume_offset, reset, paths.root)
-        self._consumer = factory.partition_consumer(partition, start)
+        start = StartPosition(resume, reset, paths.root)
+        if consume:
+            self._consumer = factory.partition_consumer(partition, start)
         self._guard = OffsetGuard(self._consumer, reset, self._label, clock)
         newest = max((meta.max_time for meta, _ in self.sealed if meta.max_time is not None), default=None)
         self._progress = PartitionProgress(self._label, self._consumer, newest * self._time_factor
                                            if newest is not None and self._time_factor else None, clock)
+        if not consume:
+            log.info("%s: serving %d sealed segment(s) (not consuming)", self._label, len(self.sealed))
+            return
         where = f"offset {start.offset}" if start.offset is not None else start.reset.value
         log.info("%s: resuming at %s with %d sealed segment(s)", self._label, where, len(self.sealed))
-        if start.offset is not None:
+        if start.offset is not None and checkpoint_sink is None:
             self._commit_to_stream(start.offset)
 
     def poll(self, max_messages: int) -> int:
         """Consume and process one batch; returns how many messages it took (0 when idle, blocked or
         failing). A failure is counted, shown in the status and retried with back-off, not raised."""
+        if self.released:
+            if self._retention.due():
+                self.apply_retention(now_ms())
+            return 0
         if not self._poll_retry.ready():
             return 0
         try:
@@ -294,7 +317,11 @@ class PartitionIngestor(PartitionControl):
             return self.segment.to_table()
 
     def _commit_to_stream(self, offset: int) -> None:
-        """Publish the checkpoint for the stream's own lag tools (asynchronous; never read back)."""
+        """Publish the checkpoint: to the group member (consumer-group mode), else for the stream's own
+        lag tools (asynchronous; never read back)."""
+        if self._checkpoint_sink is not None:
+            self._checkpoint_sink(offset)
+            return
         try:
             self._consumer.commit(offset)
         except Exception as exc:  # a monitoring aid must never stop ingestion
@@ -342,6 +369,8 @@ class PartitionIngestor(PartitionControl):
         return [piece.table for piece in view.sealed], consuming
 
     def _state(self) -> str:
+        if self.released:
+            return "RELEASED"
         if self._poll_retry.failing:
             return "ERROR"
         if self._pending is not None or self._seal_retry.failing:
@@ -351,7 +380,7 @@ class PartitionIngestor(PartitionControl):
         return "OFFSET_RESET" if self._awaiting_data else "CONSUMING"
 
     def status(self) -> dict[str, Any]:
-        consuming = None if self._sealed_by_pause() else self.segment.name
+        consuming = None if self._sealed_by_pause() or self.released else self.segment.name
         return status_document(
             self.partition, self._state(), self.segment, consuming, len(self.sealed),
             sum(meta.rows for meta, _ in self.sealed), self.counters,

@@ -8,7 +8,11 @@
   thresholds apply to the consuming segment at once (sealed first if it already holds more rows than the
   new limit), a new broker list or client properties rebuild the consumer at the exact next offset, a
   schema with new columns is applied to the consuming segment's batches (earlier rows get the column's
-  default null value) and to every batch decoded from then on.
+  default null value) and to every batch decoded from then on;
+* revocation (the partition went to another worker or server, or vanished from the stream): seal the
+  consuming segment, or drop it if that fails (its rows are read again by the next owner), close the
+  consumer; the sealed segments stay served;
+* consumer-group mode: drop the sealed segments the group's committed offset does not cover.
 
 A mixin of PartitionIngestor (partition.py), which owns the state it works on.
 """
@@ -18,15 +22,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ingestd.columns import now_ms
 from ingestd.config.table import OffsetReset, StreamConfig
 from ingestd.decode.spi import MessageDecoder
 from ingestd.errors import StreamError
 from ingestd.ingest.continuity import OffsetGuard, OffsetJump
 from ingestd.ingest.evolution import column_defaults, conform
 from ingestd.ingest.partition_state import Work
+from ingestd.ingest.recovery import newest_record, uncommitted_tombstones
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.segment.thresholds import FlushPolicy
-from ingestd.stream.spi import ConsumerFactory, StartPosition
+from ingestd.stream.spi import ConsumerFactory, MessageBatch, PartitionBounds, StartPosition
 
 if TYPE_CHECKING:
     from ingestd.ingest.partition import PartitionIngestor
@@ -74,6 +80,58 @@ class PartitionControl:
         self._publish()
         return (name, None) if sealed else (None, name)
 
+    @property
+    def released(self: PartitionIngestor) -> bool:
+        return isinstance(self._consumer, ReleasedConsumer)
+
+    def release(self: PartitionIngestor, seal: bool = True) -> int | None:
+        """Revocation: seal the consuming segment (`seal`; else, or if that fails, drop its rows: the next
+        owner reads them again from the checkpoint), close the consumer, keep serving the sealed segments.
+        Returns the checkpoint (the end of the last sealed segment; None if nothing was ever sealed)."""
+        if not self.released:
+            sealed = False
+            if seal and self._pending is None and self.segment.rows > 0:
+                sealed = self._seal()
+            dropped = self.segment.rows if not sealed else 0
+            self._pending = None
+            self._fetched = None
+            checkpoint = self._checkpoint()
+            self.segment = self._new_segment(self.segment.sequence, checkpoint)
+            self._consumer.close()
+            self._consumer = ReleasedConsumer()
+            self._progress.use(self._consumer)
+            self._paused = False
+            self._publish()
+            log.info("%s: revoked at offset %s%s; its %d sealed segment(s) stay served", self._label,
+                     checkpoint, f" ({dropped} unsealed row(s) dropped)" if dropped else "", len(self.sealed))
+        return self._checkpoint()
+
+    def trim(self: PartitionIngestor, committed: int) -> list[str]:
+        """Consumer-group mode: drop (tombstone in the ledger, delete) the sealed segments that end beyond
+        the group's committed offset, which the partition's next owner reads again; their names. Raises
+        OSError when the ledger cannot be written (nothing changed then)."""
+        dropped, tombstones = uncommitted_tombstones(self._retention.records, committed, now_ms())
+        if not dropped:
+            return []
+        for record in tombstones:
+            self._ledger.append(record)
+            self._retention.committed(record)
+        names = {record.name for record in dropped}
+        self.sealed = [(meta, table) for meta, table in self.sealed if meta.name not in names]
+        for record in dropped:
+            (self._paths.segments / record.file_name).unlink(missing_ok=True)
+        self.segment = self._new_segment(tombstones[-1].sequence, committed)
+        self._publish()
+        log.warning("%s: dropped %d sealed segment(s) the consumer group never committed (%s): the "
+                    "partition's owner reads offsets from %d again", self._label, len(dropped),
+                    ", ".join(sorted(names)), committed)
+        return sorted(names)
+
+    def _checkpoint(self: PartitionIngestor) -> int | None:
+        """Where the partition resumes: the end of its newest ledger record (None without one)."""
+        newest = newest_record(self._retention.records)
+        return newest.end_offset if newest is not None else None
+
     def reconfigure(self: PartitionIngestor, spec: TableSpec, decoder: MessageDecoder,
                     factory: ConsumerFactory, server_partitions: int) -> None:
         """Apply a changed table config or schema (the coordinator checked it: same topic, same time
@@ -87,7 +145,7 @@ class PartitionControl:
         self._policy = FlushPolicy(spec.config.stream.flush, self._retention.records, server_partitions)
         self.segment.row_limit = self._policy.row_limit()
         self._retention.set_retention(spec.config.retention_ms)
-        if _connection(old.config.stream) != _connection(spec.config.stream):
+        if not self.released and _connection(old.config.stream) != _connection(spec.config.stream):
             self._rebuild_consumer(factory)
         self._publish()
         log.info("%s: new table config applied (row limit %d, time threshold %d ms)", self._label,
@@ -159,3 +217,26 @@ def _connection(stream: StreamConfig) -> tuple[Any, ...]:
     return (stream.bootstrap_servers, dict(stream.client_properties), stream.offset_reset,
             stream.consumer_factory)
 
+
+
+class ReleasedConsumer:
+    """The consumer of a partition this worker no longer consumes (revoked, or only its sealed segments
+    served): fetches nothing, knows nothing."""
+
+    def fetch(self, max_messages: int, timeout_s: float) -> MessageBatch | None:
+        return None
+
+    def bounds(self, position: int, timeout_s: float) -> PartitionBounds | None:
+        return None
+
+    def seek(self, offset: int) -> None:
+        pass
+
+    def latest_offset(self) -> int | None:
+        return None
+
+    def commit(self, offset: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

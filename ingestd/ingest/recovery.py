@@ -12,10 +12,16 @@ The resume offset is the end offset of the newest record: the highest sequence, 
 ledger order, retired segments and offset resets included. Offsets of segments that retention deleted
 stay committed, and after an offset reset (a re-created topic starts again at 0) the newest record is
 not the one with the largest offset.
+
+In consumer-group mode (Kafka highLevel) a sealed segment counts only once the group's committed offset
+covers it: `uncommitted_tombstones` writes off those that end beyond it (a crash between the ledger record
+and the group commit, or a revocation whose commit failed), since the partition's next owner reads their
+rows again from the committed offset.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +29,7 @@ from pathlib import Path
 
 from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
-from ingestd.segment.metadata import SegmentMetadata
+from ingestd.segment.metadata import SegmentMetadata, offset_reset_record
 from ingestd.segment.writer import file_crc32
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,23 @@ def newest_record(records: Iterable[SegmentMetadata]) -> SegmentMetadata | None:
         if newest is None or record.sequence >= newest.sequence:
             newest = record
     return newest
+
+
+def uncommitted_tombstones(records: list[SegmentMetadata], committed: int, at_ms: int
+                           ) -> tuple[list[SegmentMetadata], list[SegmentMetadata]]:
+    """(the live segments that end beyond the group's `committed` offset, the ledger records that drop
+    them): each one retired (its file may go), then an offset-reset record back to `committed`, so the
+    local checkpoint no longer claims their offsets. Both lists are empty when nothing is beyond."""
+    dropped = [r for r in live_segments(records) if r.end_offset > committed]
+    if not dropped:
+        return [], []
+    tombstones = [dataclasses.replace(record, retired=True) for record in dropped]
+    newest = newest_record(records)
+    assert newest is not None
+    first = dropped[0]
+    tombstones.append(offset_reset_record(first.table, first.table_uid, first.partition, newest.sequence + 1,
+                                          newest.end_offset, committed, at_ms))
+    return dropped, tombstones
 
 
 def recover_partition(paths: PartitionPaths, ledger: OffsetLedger) -> RecoveredPartition:
