@@ -17,7 +17,7 @@ the real library is only exercised for its MessageId objects.
   topic always starts past an old position, and a position at or after the earliest message is held. When
   the position is before it, the probe reads on to the last message (within the timeout) for the end.
 * Clients connect lazily (on the first fetch or metadata request): building them for a config check
-  needs no broker.
+  needs no broker. Each consumer and metadata provider owns its client and closes it with itself.
 """
 
 from __future__ import annotations
@@ -62,6 +62,30 @@ def connect(settings: PulsarSettings, client_id: str) -> Any:
                          logger=logging.getLogger(f"{__name__}.client"))
 
 
+class LazyClient:
+    """A client connected on first use and closed with its owner (one per consumer or provider, so
+    closing a consumer releases its connections and threads)."""
+
+    def __init__(self, connect_client: Connect, settings: PulsarSettings, client_id: str) -> None:
+        self._connect = connect_client
+        self._settings = settings
+        self._client_id = client_id
+        self._client: Any = None
+
+    def __call__(self) -> Any:
+        if self._client is None:
+            self._client = self._connect(self._settings, self._client_id)
+        return self._client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and hasattr(client, "close"):
+            try:
+                client.close()
+            except Exception as exc:  # a client of a dead connection: nothing left to release
+                log.debug("closing a Pulsar client: %s", exc)
+
+
 class PulsarMessageBatch:
     __slots__ = ("_offsets", "_timestamp", "values")
 
@@ -89,7 +113,7 @@ def offset_of(message_id: Any) -> int:
 class PulsarPartitionConsumer:
     dense_offsets = False
 
-    def __init__(self, settings: PulsarSettings, client: Callable[[], Any], partition: int,
+    def __init__(self, settings: PulsarSettings, client: LazyClient, partition: int,
                  start: StartPosition) -> None:
         self._settings = settings
         self._client = client
@@ -164,6 +188,7 @@ class PulsarPartitionConsumer:
 
     def close(self) -> None:
         self._close_reader()
+        self._client.close()
 
     def _open(self) -> Any:
         if self._reader is None:
@@ -205,7 +230,7 @@ class PulsarPartitionConsumer:
 
 
 class PulsarMetadataProvider:
-    def __init__(self, settings: PulsarSettings, client: Callable[[], Any]) -> None:
+    def __init__(self, settings: PulsarSettings, client: LazyClient) -> None:
         self._settings = settings
         self._client = client
 
@@ -216,33 +241,30 @@ class PulsarMetadataProvider:
         return sorted(int(name.rpartition(_PARTITION_SUFFIX)[2]) for name in names)
 
     def close(self) -> None:
-        pass
+        self._client.close()
 
 
 class PulsarConsumerFactory:
     """`streamType: pulsar` and Pinot's `org.apache.pinot.plugin.stream.pulsar.PulsarConsumerFactory`.
-    One client per factory, shared by its consumers, created on first use."""
+    Each consumer and metadata provider has a client of its own, connected on first use, closed with it."""
 
     def __init__(self, config: StreamConfig, client_id: str, connect_client: Connect = connect) -> None:
         self._settings = parse_pulsar_settings(config)
         self._client_id = client_id
         self._connect = connect_client
-        self._client: Any = None
 
     @staticmethod
     def check_config(config: StreamConfig) -> None:
         parse_pulsar_settings(config)
 
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = self._connect(self._settings, self._client_id)
-        return self._client
-
     def partition_consumer(self, partition: int, start: StartPosition) -> PulsarPartitionConsumer:
-        return PulsarPartitionConsumer(self._settings, self.client, partition, start)
+        return PulsarPartitionConsumer(self._settings, self._client(), partition, start)
 
     def metadata_provider(self) -> PulsarMetadataProvider:
-        return PulsarMetadataProvider(self._settings, self.client)
+        return PulsarMetadataProvider(self._settings, self._client())
+
+    def _client(self) -> LazyClient:
+        return LazyClient(self._connect, self._settings, self._client_id)
 
 
 def _partition_names(client: Any, topic: str) -> list[str]:

@@ -98,6 +98,7 @@ class FakePulsarClient:
         self._partitioned = partitions is not None
         self._whole_batches = whole_batches
         self._ledger = 100
+        self.closes = 0
 
     def publish(self, topic: str, values: list[bytes], batch: int = 1) -> None:
         """Entries of `batch` messages each (batch 1: unbatched messages); a new ledger every 5 entries."""
@@ -114,6 +115,9 @@ class FakePulsarClient:
             for index, value in enumerate(chunk):
                 message_id = pulsar.MessageId(partition, ledger, entry, index if batch > 1 else -1)
                 log.append(FakeMessage(message_id, value, 1_700_000_000_000 + len(log)))
+
+    def close(self) -> None:
+        self.closes += 1
 
     def get_topic_partitions(self, topic: str) -> list[str]:
         if topic != TOPIC:
@@ -150,6 +154,12 @@ def test_partitions_of_a_partitioned_and_of_a_plain_topic() -> None:
     batch = factory.partition_consumer(0, StartPosition(None, OffsetReset.SMALLEST)).fetch(10, 0.1)
     assert batch is not None and len(batch.values) == 3
     assert plain.readers[0][0] == TOPIC  # read under its own name, not as "-partition-0"
+    factory.metadata_provider().close()  # never connected: nothing to close
+    assert plain.closes == 0
+    consumer = factory.partition_consumer(0, StartPosition(None, OffsetReset.SMALLEST))
+    consumer.fetch(1, 0.01)
+    consumer.close()  # a consumer closes the client it connected
+    assert plain.closes == 1
 
 
 def test_batches_carry_values_packed_offsets_and_publish_times_in_order() -> None:
