@@ -55,7 +55,8 @@ class LineBatch:
 class JsonlPartitionConsumer:
     """Reads one file from an exact line number on; the file is opened once it exists."""
 
-    def __init__(self, path: Path, start: StartPosition, poll_s: float) -> None:
+    def __init__(self, path: Path | None, start: StartPosition, poll_s: float) -> None:
+        """`path` None: the server has no root directory, so the partition holds nothing."""
         self._path = path
         self._poll_s = poll_s
         self._file: BinaryIO | None = None
@@ -102,7 +103,7 @@ class JsonlPartitionConsumer:
         return lines
 
     def _open(self) -> BinaryIO | None:
-        if self._file is None:
+        if self._file is None and self._path is not None:
             try:
                 self._file = open(self._path, "rb")  # noqa: SIM115 (kept open between fetches)
             except FileNotFoundError:
@@ -173,8 +174,8 @@ class JsonlDirectoryConsumerFactory:
         _poll_ms(config)
 
     def partition_consumer(self, partition: int, start: StartPosition) -> JsonlPartitionConsumer:
-        directory = self._directory or Path(os.devnull) / "unset"  # never exists: reads nothing
-        return JsonlPartitionConsumer(directory / f"{partition}.jsonl", start, self._poll_s)
+        path = None if self._directory is None else self._directory / f"{partition}.jsonl"
+        return JsonlPartitionConsumer(path, start, self._poll_s)
 
     def metadata_provider(self) -> JsonlMetadataProvider:
         return JsonlMetadataProvider(self._directory, self._config.topic)
@@ -187,8 +188,10 @@ def _poll_ms(config: StreamConfig) -> int:
     return int(text)
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: Path | None) -> int:
     """Complete lines in the file (0 when it does not exist yet)."""
+    if path is None:
+        return 0
     try:
         with open(path, "rb") as handle:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
