@@ -1,4 +1,5 @@
-"""Which worker owns which partition of a table."""
+"""Which worker owns which partition of a table: those it consumes, and those whose sealed segments it
+only serves (held)."""
 
 from __future__ import annotations
 
@@ -12,3 +13,15 @@ def assign_round_robin(partitions: list[int], worker_count: int) -> dict[int, tu
         worker = partition % worker_count
         assignment[worker] = (*assignment.get(worker, ()), partition)
     return assignment
+
+
+def partitions_of(by_worker: dict[int, tuple[int, ...]]) -> set[int]:
+    return {partition for owned in by_worker.values() for partition in owned}
+
+
+def split_assignment(consumed: list[int], served: set[int], worker_count: int
+                     ) -> tuple[dict[int, tuple[int, ...]], dict[int, tuple[int, ...]]]:
+    """(worker → partitions it consumes, worker → partitions it only serves the sealed data of): every
+    partition stays with worker p mod count either way, where its ledger is."""
+    return (assign_round_robin(consumed, worker_count),
+            assign_round_robin(sorted(served - set(consumed)), worker_count))

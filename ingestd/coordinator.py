@@ -19,19 +19,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ingestd.assignment import assign_round_robin
+from ingestd.assignment import partitions_of, split_assignment
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
 from ingestd.errors import ConfigError, Conflict, NotFound
+from ingestd.group_tables import GroupTables, uses_group
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.messages import (
     Ack,
     AssignPartitions,
     CancelQuery,
+    Checkpointed,
     ControlReply,
     ControlTable,
     DropTable,
     QueryReply,
+    RevokeReply,
     RunQuery,
     UpdateTable,
     WorkerStatus,
@@ -70,7 +73,10 @@ class Coordinator:
         self.catalog = Catalog(self.paths, settings.allowed_file_dirs)
         self._rendezvous = Rendezvous()
         self._probe = StreamProbe()
-        self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}
+        self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}  # table → worker → consumed
+        self._held: dict[str, dict[int, tuple[int, ...]]] = {}  # table → worker → sealed data only served
+        self._groups = GroupTables(self)
+        self._rediscover_s = getattr(settings, "rediscover_interval_s", REDISCOVER_INTERVAL_S)
         self._table_errors: dict[str, str] = {}  # table → why it cannot be assigned right now
         self._next_discovery: dict[str, float] = {}
         self._status: dict[int, WorkerStatus] = {}
@@ -102,6 +108,7 @@ class Coordinator:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._groups.stop_all()  # group members leave: revoked partitions sealed and committed first
         if self._pool is not None:
             self._pool.stop()
         for thread in self._threads:
@@ -111,6 +118,10 @@ class Coordinator:
     def pool(self) -> WorkerPool:
         assert self._pool is not None, "coordinator not started"
         return self._pool
+
+    @property
+    def rendezvous(self) -> Rendezvous:
+        return self._rendezvous
 
     def _forever(self, name: str, step: Callable[[], None], interval_s: float) -> None:
         """Run `step` until stopped; an error is logged and the loop goes on."""
@@ -216,8 +227,9 @@ class Coordinator:
     def drop_table(self, name: str) -> None:
         with self._config_lock:
             spec = self.catalog.remove_table(self.catalog.table(name).name)
+        self._groups.stop(spec.name)
         with self._lock:
-            owners = self._assignments.pop(spec.name, {})
+            owners = {**self._assignments.pop(spec.name, {}), **self._held.pop(spec.name, {})}
             self._next_discovery.pop(spec.name, None)
             self._table_errors.pop(spec.name, None)
         self._probe.forget(spec.name)
@@ -244,8 +256,8 @@ class Coordinator:
     def scatter(self, plan: QueryPlan, context: QueryContext) -> Gathered:
         """Send the plan to every live worker owning partitions of the table; tell those that have not
         answered by the deadline (plus a grace) or by cancellation to stop."""
-        with self._lock:
-            owners = list(self._assignments.get(plan.table, {}))
+        with self._lock:  # the workers consuming the table's partitions, and those serving sealed data
+            owners = sorted({*self._assignments.get(plan.table, {}), *self._held.get(plan.table, {})})
         alive = [worker_id for worker_id in owners if self.pool.is_alive(worker_id)]
         request_id = self._rendezvous.open(context.request_id)
         for worker_id in alive:
@@ -297,7 +309,9 @@ class Coordinator:
         if isinstance(message, WorkerStatus):
             with self._lock:
                 self._status[message.worker_id] = message
-        elif isinstance(message, QueryReply | Ack | ControlReply):
+        elif isinstance(message, Checkpointed):
+            self._groups.report(message.table, message.partition, message.offset)
+        elif isinstance(message, QueryReply | Ack | ControlReply | RevokeReply):
             self._rendezvous.deliver(message.request_id, message)
 
     def _supervise(self) -> None:
@@ -331,33 +345,68 @@ class Coordinator:
         self._probe.probe(spec for name in names if (spec := self.catalog.tables.get(name)) is not None)
 
     def _discover_and_assign(self, spec: TableSpec) -> None:
-        provider = spec.consumer_factory().metadata_provider()
-        try:
-            partitions = provider.partition_ids()
-        finally:
-            provider.close()
-        assignment = assign_round_robin(partitions, self.settings.worker_count)
+        if uses_group(spec):  # the group assigns the partitions (its member calls assign_partitions)
+            self._groups.ensure(spec)
+        else:
+            provider = spec.consumer_factory().metadata_provider()
+            try:
+                partitions = provider.partition_ids()
+            finally:
+                provider.close()
+            self.assign_partitions(spec.name, partitions, None, announce=spec.name in self._table_errors)
         with self._lock:
-            if spec.name not in self.catalog.tables:
-                return  # dropped meanwhile
-            if spec.name in self._table_errors or self._assignments.get(spec.name) != assignment:
-                log.info("table %s: %d partition(s) assigned: %s", spec.name, len(partitions), ", ".join(
-                    f"worker {worker_id} {list(owned)}" for worker_id, owned in sorted(assignment.items())))
             self._table_errors.pop(spec.name, None)
-            self._assignments[spec.name] = assignment
-            self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
-            current = self.catalog.tables.get(spec.name, spec)  # a config change may have come meanwhile
-            paused = self.catalog.is_paused(spec.name)
-            for worker_id, owned in assignment.items():
-                self.pool.send(worker_id, AssignPartitions(current, owned, len(partitions), paused))
+            if spec.name in self._next_discovery:
+                self._next_discovery[spec.name] = time.monotonic() + self._rediscover_s
+
+    def local_partitions(self, table: str) -> list[int]:
+        """The table's partitions with data in this server's data_dir."""
+        spec = self.catalog.tables.get(table)
+        return [] if spec is None else [p for p, _ in self.paths.partitions_of(spec.name, spec.uid)]
+
+    def assign_partitions(self, table: str, partitions: list[int], committed: dict[int, int] | None,
+                          announce: bool = False) -> None:
+        """Send each worker the table's partitions it consumes and those whose sealed segments it only
+        serves (local data of partitions no longer consumed here: vanished from the stream, or given to
+        another server by the consumer group); a worker that consumed one it is not given revokes it.
+        `committed`: the group's offsets (consumer-group mode)."""
+        with self._lock:
+            spec = self.catalog.tables.get(table)
+            if spec is None:
+                return  # dropped meanwhile
+            previous, earlier = self._assignments.get(table, {}), self._held.get(table, {})
+            served = set(self.local_partitions(table)) | partitions_of(previous) | partitions_of(earlier)
+            assignment, held = split_assignment(partitions, served, self.settings.worker_count)
+            if announce or previous != assignment:
+                log.info("table %s: %d partition(s) assigned: %s", table, len(partitions), ", ".join(
+                    f"worker {w} {list(owned)}" for w, owned in sorted(assignment.items())) or "none")
+            self._assignments[table], self._held[table] = assignment, held
+            paused = self.catalog.is_paused(table)
+            for w in sorted({*assignment, *held, *previous}):
+                self.pool.send(w, AssignPartitions(spec, assignment.get(w, ()), len(partitions), paused,
+                                                   held.get(w, ()), committed))
+
+    def revoke_partitions(self, table: str, partitions: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
+        """Take these partitions from the table's assignment (their data stays served): which worker
+        consumed which of them (the caller tells those workers, and waits for their checkpoints)."""
+        with self._lock:
+            assignment = self._assignments.get(table, {})
+            by_worker = {w: kept for w, owned in assignment.items()
+                         if (kept := tuple(p for p in owned if p in partitions))}
+            remaining = sorted(partitions_of(assignment) - set(partitions))
+            served = partitions_of(self._held.get(table, {})) | set(partitions)
+            self._assignments[table], self._held[table] = split_assignment(
+                remaining, served, self.settings.worker_count)
+            return by_worker
 
     def _reassign_worker(self, worker_id: int) -> None:
         with self._lock:
-            owned = {name: (a[worker_id], sum(map(len, a.values())))
-                     for name, a in self._assignments.items() if worker_id in a}
             self._status.pop(worker_id, None)
-            for name, (partitions, on_server) in owned.items():
+            for name in {*self._assignments, *self._held}:
+                assignment, held = self._assignments.get(name, {}), self._held.get(name, {})
                 spec = self.catalog.tables.get(name)
-                if spec is not None:
-                    self.pool.send(worker_id, AssignPartitions(spec, partitions, on_server,
-                                                               self.catalog.is_paused(name)))
+                if spec is None or (worker_id not in assignment and worker_id not in held):
+                    continue
+                self.pool.send(worker_id, AssignPartitions(
+                    spec, assignment.get(worker_id, ()), len(partitions_of(assignment)),
+                    self.catalog.is_paused(name), held.get(worker_id, ()), self._groups.committed(name)))

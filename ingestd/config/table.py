@@ -216,13 +216,16 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
     default_factory = resolve_stream_type(stream_type, key_path("streamType"))
     prefix = f"stream.{stream_type}."
     consumer_type = str(configs.get(prefix + "consumer.type", "lowlevel")).lower()
-    if consumer_type == "highlevel":
-        raise NotSupportedYet(key_path(prefix + "consumer.type"), "highLevel consumption")
-    if consumer_type not in _PER_PARTITION_TYPES:
+    if consumer_type == "highlevel" and stream_type != "kafka":  # Kafka's consumer group: kafka_group.py
+        raise NotSupportedYet(key_path(prefix + "consumer.type"), f"highLevel consumption of {stream_type}")
+    if consumer_type not in _PER_PARTITION_TYPES | {"highlevel"}:
         raise ConfigError(key_path(prefix + "consumer.type"),
                           f"must be lowlevel or highLevel, got {consumer_type!r}")
     factory_key = prefix + "consumer.factory.class.name"
     decoder_key = prefix + "decoder.class.name"
+    brokers_key, hlc_key = prefix + "broker.list", prefix + "hlc.bootstrap.server"  # Pinot's highLevel key
+    if consumer_type == "highlevel" and brokers_key not in configs and hlc_key in configs:
+        brokers_key = hlc_key
     kafka = stream_type == "kafka"
     reset_key = prefix + "consumer.prop.auto.offset.reset"
     reset, reset_time = parse_offset_reset(configs.get(reset_key, "largest"), key_path(reset_key))
@@ -231,7 +234,7 @@ def _parse_stream(configs: Mapping[str, Any], path: str, allowed_file_dirs: Sequ
     stream = StreamConfig(
         stream_type=stream_type,
         topic=require_str(configs, prefix + "topic.name", path),
-        bootstrap_servers=require_str(configs, prefix + "broker.list", path) if kafka else "",
+        bootstrap_servers=require_str(configs, brokers_key, path) if kafka else "",
         consumer_factory=resolve_stream_factory(
             optional_str(configs, factory_key, path) or default_factory, key_path(factory_key)),
         decoder=resolve_decoder(require_str(configs, decoder_key, path), key_path(decoder_key)),

@@ -1,0 +1,111 @@
+"""Consumer-group mode (`stream.kafka.consumer.type: highLevel`) through the real Tansu broker: two
+ingestd servers (their own data dirs and ports) share one 4-partition topic; every published row is
+served exactly once across both (COUNT(*) summed, and the distinct keys), also when one server is
+killed -9 while rows arrive, the other takes its partitions over from the committed offsets, and the
+killed one comes back (serving its sealed segments again and rejoining the group)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from ingestd.devtools.local_broker import KafkaBroker
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.server_process import IngestdServer
+
+PARTITIONS = 4
+GROUP_SETTINGS = {
+    "stream.kafka.consumer.type": "highLevel",
+    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+    "stream.kafka.consumer.prop.session.timeout.ms": "6000",
+    "stream.kafka.consumer.prop.heartbeat.interval.ms": "500",
+    "realtime.segment.flush.threshold.rows": "600",  # 300 rows per segment on a server with 2 partitions
+}
+
+
+def add_group_table(server: IngestdServer, kafka: KafkaBroker, name: str) -> None:
+    schema, table = seed_configs(name, **{"stream.kafka.topic.name": name,
+                                          "stream.kafka.broker.list": kafka.bootstrap,
+                                          "stream.kafka.hlc.group.id": f"group-{name}", **GROUP_SETTINGS})
+    for path, document in (("/schemas", schema), ("/tables", table)):
+        response = server.post(path, document)
+        assert response.status_code == 200, response.text
+
+
+def keys(server: IngestdServer, table: str) -> list[str]:
+    answer = server.query(f"SELECT firstName FROM {table} LIMIT 1000000")
+    assert not answer.get("exceptions"), answer["exceptions"]
+    return [row[0] for row in answer["resultTable"]["rows"]]
+
+
+def consumed_partitions(server: IngestdServer, table: str) -> set[int]:
+    status = server.get(f"/tables/{table}/status")
+    return {p["partition"] for p in status["partitions"]}
+
+
+def exactly_once(servers: list[IngestdServer], table: str, published: int) -> bool:
+    """Every row s0 … s(published-1) served once across the servers (at a moment both answer alike)."""
+    counts = [server.count(table) for server in servers]
+    if sum(counts) != published:
+        return False
+    seen = Counter(key for server in servers for key in keys(server, table))
+    duplicates = [key for key, times in seen.items() if times > 1]
+    assert not duplicates, f"rows served twice: {duplicates[:10]} ({len(duplicates)})"
+    assert set(seen) == {f"s{i}" for i in range(published)}
+    return True
+
+
+def test_two_servers_share_a_topic_exactly_once_also_when_one_is_killed(
+    kafka: KafkaBroker, tmp_path: Path, unique_name: str
+) -> None:
+    table = unique_name
+    kafka.create_topic(table, PARTITIONS)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = IngestdServer(tmp_path / "a", workers=2)
+    second = IngestdServer(tmp_path / "b", workers=2)
+    try:
+        first.start()
+        second.start()
+        add_group_table(first, kafka, table)
+        add_group_table(second, kafka, table)
+        # the group splits the partitions between the two servers
+        wait_until(lambda: len(consumed_partitions(first, table)) + len(consumed_partitions(second, table))
+                   == PARTITIONS and consumed_partitions(first, table) and consumed_partitions(second, table),
+                   timeout_s=60, what="the group to split the partitions between both servers")
+        kafka.publish(table, (student_record(i) for i in range(2000)), partitions=PARTITIONS)
+        wait_until(lambda: exactly_once([first, second], table, 2000), timeout_s=30,
+                   what="2000 rows exactly once across both servers")
+        assert first.count(table) > 0 and second.count(table) > 0
+
+        # rows keep arriving while the first server is killed -9; the second takes its partitions over
+        def publish_slowly() -> None:
+            for start in range(2000, 5000, 250):
+                kafka.publish(table, (student_record(i) for i in range(start, start + 250)),
+                              partitions=PARTITIONS)
+                time.sleep(0.1)
+
+        feeder = threading.Thread(target=publish_slowly)
+        feeder.start()
+        time.sleep(0.6)
+        first.kill9()
+        feeder.join()
+        wait_until(lambda: consumed_partitions(second, table) == set(range(PARTITIONS)), timeout_s=45,
+                   what="the second server to take over every partition")
+        wait_until(lambda: second.count(table) >= 5000 - 2000, timeout_s=30, what="the backlog consumed")
+        # the killed server comes back: its sealed segments are served again, it rejoins the group
+        first.start()
+        wait_until(lambda: consumed_partitions(first, table) and consumed_partitions(second, table),
+                   timeout_s=60, what="the restarted server to rejoin the group")
+        kafka.publish(table, (student_record(i) for i in range(5000, 5400)), partitions=PARTITIONS)
+        wait_until(lambda: exactly_once([first, second], table, 5400), timeout_s=45,
+                   what="5400 rows exactly once across both servers after the kill and restart")
+    finally:
+        for server in (first, second):
+            try:
+                server.stop()
+            finally:
+                server.kill9()
