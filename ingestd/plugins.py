@@ -112,6 +112,20 @@ def registered_names() -> dict[str, dict[str, str]]:
                                 ("decoders", _DECODERS))}
 
 
+def stream_config_keys(stream_type: str) -> frozenset[str]:
+    """The keys after `stream.<type>.` that the stream type's factory declares it reads (its optional
+    `config_keys` attribute), so they are not reported as unrecognized; empty when unknown or broken."""
+    ensure_discovered()
+    ref = _STREAM_TYPES.get(stream_type)
+    if ref is None or ref.target in _BROKEN:
+        return frozenset()
+    try:
+        factory = ref.load()
+    except Exception:  # reported where it matters: at startup and when a config names it
+        return frozenset()
+    return frozenset(getattr(factory, "config_keys", ()))
+
+
 def _resolve(table: dict[str, PluginRef], class_name: str, path: str) -> PluginRef:
     ensure_discovered()
     ref = table.get(class_name)

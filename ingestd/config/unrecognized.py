@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ingestd.plugins import stream_config_keys
 from ingestd.redact import MASK, is_secret_key
 
 
@@ -158,7 +159,8 @@ def _stream_key_known(key: str, stream_type: str) -> bool:
     if not stream_type or not key.startswith(prefix):
         return False
     rest = base[len(prefix):]
-    return rest in _TYPED_STREAM_KEYS or rest.startswith(_TYPED_STREAM_PREFIXES)
+    return (rest in _TYPED_STREAM_KEYS or rest.startswith(_TYPED_STREAM_PREFIXES)
+            or rest in stream_config_keys(stream_type))  # the stream plugin's own keys
 
 
 def _leaves(value: Any, path: str, key: str) -> Iterator[tuple[str, Any]]:

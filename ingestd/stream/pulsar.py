@@ -30,7 +30,7 @@ from typing import Any
 from ingestd.config.table import OffsetReset, StreamConfig
 from ingestd.errors import StreamError
 from ingestd.stream.checks import StreamUnreachable, TopicNotFound
-from ingestd.stream.pulsar_config import BOOTSTRAP_KEY, PulsarSettings, parse_pulsar_settings
+from ingestd.stream.pulsar_config import BOOTSTRAP_KEY, CONFIG_KEYS, PulsarSettings, parse_pulsar_settings
 from ingestd.stream.pulsar_offsets import MessagePosition, pack, start_at
 from ingestd.stream.spi import PartitionBounds, StartPosition
 
@@ -247,6 +247,8 @@ class PulsarMetadataProvider:
 class PulsarConsumerFactory:
     """`streamType: pulsar` and Pinot's `org.apache.pinot.plugin.stream.pulsar.PulsarConsumerFactory`.
     Each consumer and metadata provider has a client of its own, connected on first use, closed with it."""
+
+    config_keys = CONFIG_KEYS  # Pinot's Pulsar keys after `stream.pulsar.` (never reported as unrecognized)
 
     def __init__(self, config: StreamConfig, client_id: str, connect_client: Connect = connect) -> None:
         self._settings = parse_pulsar_settings(config)

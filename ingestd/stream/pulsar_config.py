@@ -35,6 +35,8 @@ _FILE_KEYS = {
 }
 _FLAG_KEYS = {PREFIX + "enableKeyValueStitch": "enableKeyValueStitch (key and value in one record)",
               PREFIX + "metadata.populate": "Pulsar message metadata columns"}
+CONFIG_KEYS = frozenset(key.removeprefix(PREFIX) for key in (
+    BOOTSTRAP_KEY, HTTP_URL_KEY, TOKEN_KEY, *_FILE_KEYS, *_FLAG_KEYS, PREFIX + "metadata.fields"))
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_=:.\-]+$")
 DEFAULT_TENANT_NAMESPACE = "public/default"

@@ -133,3 +133,12 @@ def test_validate_loads_plugins_warns_of_a_broken_one_and_fails_a_config_naming_
     assert failed.exit_code == 1
     assert "stream.jsonldir.decoder.class.name names 'com.example.Broken'" in failed.output
     assert "could not be loaded" in failed.output
+
+
+def test_a_plugin_declares_its_own_keys_so_only_typos_are_reported() -> None:
+    from ingestd.config.unrecognized import unrecognized_table_properties
+
+    _, table = jsonl_configs(**{"stream.jsonldir.poll.interval.ms": "20",
+                                "stream.jsonldir.pol.interval": "1"})
+    assert list(unrecognized_table_properties(table)) == [
+        "/tableIndexConfig/streamConfigs/stream.jsonldir.pol.interval"]

@@ -120,3 +120,12 @@ def test_building_the_clients_needs_no_broker_and_no_connection() -> None:
 
     probe_clients(factory, config.stream)  # what POST /tables and `ingestd validate` do
     assert connections == []
+
+
+def test_pinot_docs_pulsar_keys_are_recognized_and_a_typo_is_reported() -> None:
+    from ingestd.config.unrecognized import unrecognized_table_properties
+
+    table = pulsar_table(**{"stream.pulsar.authenticationToken": "t0ken",
+                            "stream.pulsar.bootstarp.servers": "x"})
+    typo = "/tableIndexConfig/streamConfigs/stream.pulsar.bootstarp.servers"
+    assert unrecognized_table_properties(table) == {typo: "x"}

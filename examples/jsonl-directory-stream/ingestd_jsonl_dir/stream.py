@@ -158,6 +158,8 @@ class JsonlMetadataProvider:
 class JsonlDirectoryConsumerFactory:
     """The class the entry points name: `streamType: jsonldir` (and its own class name) resolve here."""
 
+    config_keys = frozenset({"poll.interval.ms"})  # its own keys after `stream.jsonldir.`: not typos
+
     def __init__(self, config: StreamConfig, client_id: str) -> None:
         self._config = config
         self._poll_s = _poll_ms(config) / 1000
