@@ -37,7 +37,8 @@ from ingestd.stream.spi import PartitionBounds, StartPosition
 log = logging.getLogger(__name__)
 
 RECEIVER_QUEUE_SIZE = 5_000  # messages a reader prefetches
-OPERATION_TIMEOUT_S = 10  # a lookup or reader creation that takes longer fails (and is retried)
+OPERATION_TIMEOUT_S = 5  # a lookup or reader creation that takes longer fails (and is retried); as for
+# Kafka, a service that does not answer within 5 s is a 400 at POST /tables
 DRAIN_WAIT_MS = 1  # after a batch's first message, how long to wait for each further one
 _PARTITION_SUFFIX = "-partition-"
 

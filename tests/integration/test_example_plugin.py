@@ -133,6 +133,16 @@ def test_config_names_only_registered_plugins_and_a_broken_plugin_does_not_stop_
         response = server.post("/tables", bad)
         assert response.status_code == 400 and "could not be loaded" in response.text, response.text
 
+        # the built-in Pulsar plugin, loaded the same way, through the real pulsar-client library (no
+        # Pulsar broker exists here: nothing listens at this address)
+        _, pulsar_table = jsonl_table("guarded", "guarded", streamType="pulsar", **{
+            "stream.pulsar.topic.name": "guarded", "stream.pulsar.bootstrap.servers": "pulsar://127.0.0.1:1",
+            "stream.pulsar.decoder.class.name": JSON_DECODER})
+        response = server.post("/tables", pulsar_table)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error.startswith(f"{STREAMS}.stream.pulsar.bootstrap.servers "), error
+
         append(jsonl_root / "guarded" / "0.jsonl", 0, 5)
         assert server.post("/tables", table).status_code == 200
         wait_until(lambda: rows_and_distinct(server, "guarded") == (5, 5), what="5 rows")
