@@ -16,6 +16,8 @@ the real library is only exercised for its MessageId objects.
 * Bounds: a probe reader finds the earliest message. Ledger ids only grow, so a re-created or trimmed
   topic always starts past an old position, and a position at or after the earliest message is held. When
   the position is before it, the probe reads on to the last message (within the timeout) for the end.
+* auto.offset.reset as a point in time: the reader starts at the earliest message and seeks by publish
+  time; messages published before the point are dropped until the first one at or after it.
 * Clients connect lazily (on the first fetch or metadata request): building them for a config check
   needs no broker. Each consumer and metadata provider owns its client and closes it with itself.
 """
@@ -115,7 +117,9 @@ class PulsarPartitionConsumer:
     dense_offsets = False
 
     def __init__(self, settings: PulsarSettings, client: LazyClient, partition: int,
-                 start: StartPosition) -> None:
+                 start: StartPosition, not_before_ms: int | None = None) -> None:
+        """`not_before_ms`: with no start offset, start at the first message published at or after it
+        (auto.offset.reset as a point in time)."""
         self._settings = settings
         self._client = client
         self._partition = partition
@@ -123,6 +127,7 @@ class PulsarPartitionConsumer:
         self._reader: Any = None
         self._position: int | None = start.offset  # next offset to deliver; None: wherever `start` says
         self._from_latest = start.offset is None and start.reset is OffsetReset.LARGEST
+        self._not_before_ms = not_before_ms if start.offset is None else None
 
     def fetch(self, max_messages: int, timeout_s: float) -> PulsarMessageBatch | None:
         pulsar = pulsar_library()
@@ -146,6 +151,10 @@ class PulsarPartitionConsumer:
             offset = offset_of(message.message_id())
             if self._position is not None and offset < self._position:
                 continue  # delivered again (a batch re-read from its start): already consumed
+            if self._not_before_ms is not None:
+                if message.publish_timestamp() < self._not_before_ms:
+                    continue  # before the reset's point in time (a seek by time lands at or before it)
+                self._not_before_ms = None
             values.append(message.data())
             offsets.append(offset)
             timestamp = message.publish_timestamp() or None
@@ -179,7 +188,7 @@ class PulsarPartitionConsumer:
 
     def seek(self, offset: int) -> None:
         self._close_reader()
-        self._position, self._from_latest = offset, False
+        self._position, self._from_latest, self._not_before_ms = offset, False, None
 
     def latest_offset(self) -> int | None:
         return None  # message ids do not count messages: lag is unknown
@@ -209,6 +218,12 @@ class PulsarPartitionConsumer:
                     start_message_id_inclusive=inclusive)
             except pulsar.PulsarException as exc:
                 raise StreamError(f"{self._label()}: cannot create a reader: {exc}") from exc
+            if self._position is None and self._not_before_ms is not None:
+                try:  # skip what the broker can skip; fetch drops anything earlier still
+                    self._reader.seek(self._not_before_ms)
+                except pulsar.PulsarException as exc:
+                    log.info("%s: seeking to %d ms failed (%s): reading from the earliest message",
+                             self._label(), self._not_before_ms, exc)
         return self._reader
 
     def _partition_topic(self) -> str:
@@ -253,6 +268,7 @@ class PulsarConsumerFactory:
 
     def __init__(self, config: StreamConfig, client_id: str, connect_client: Connect = connect) -> None:
         self._settings = parse_pulsar_settings(config)
+        self._reset_time = config.offset_reset_time
         self._client_id = client_id
         self._connect = connect_client
 
@@ -261,7 +277,12 @@ class PulsarConsumerFactory:
         parse_pulsar_settings(config)
 
     def partition_consumer(self, partition: int, start: StartPosition) -> PulsarPartitionConsumer:
-        return PulsarPartitionConsumer(self._settings, self._client(), partition, start)
+        not_before = None
+        if start.offset is None and start.reset is OffsetReset.TIMESTAMP and self._reset_time is not None:
+            not_before = self._reset_time.start_ms()
+            log.info("%s[%d]: auto.offset.reset=%s: from the first message published at or after %d ms",
+                     self._settings.topic, partition, self._reset_time.text, not_before)
+        return PulsarPartitionConsumer(self._settings, self._client(), partition, start, not_before)
 
     def metadata_provider(self) -> PulsarMetadataProvider:
         return PulsarMetadataProvider(self._settings, self._client())

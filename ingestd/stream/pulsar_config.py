@@ -6,7 +6,7 @@ short name in public/default), `stream.pulsar.bootstrap.servers` (required: the 
 scheme as Pinot's docs write it), `stream.pulsar.serviceHttpUrl`
 (accepted and checked; ingestd needs no admin API), `stream.pulsar.authenticationToken` (a JWT; masked in
 every answer). A partition without a checkpoint starts per `stream.pulsar.consumer.prop.auto.offset.reset`
-(parsed generically): smallest or largest; a point in time is not supported for Pulsar yet.
+(parsed generically): smallest, largest or a point in time (by the messages' publish time).
 
 Refused with "not supported yet", never ignored: OAuth2 (`issuerUrl`, `credsFilePath`, `audience`) and
 `tlsTrustCertsFilePath`, because they point at files on the server and the `[security] allowed_file_dirs`
@@ -68,10 +68,6 @@ def parse_pulsar_settings(config: StreamConfig) -> PulsarSettings:
         raise ConfigError(config.key_path(BOOTSTRAP_KEY), "is missing: the Pulsar service URL, e.g. "
                           "pulsar://localhost:6650")
     service_url = _service_url(service_url, config.key_path(BOOTSTRAP_KEY))
-    reset = config.offset_reset.value
-    if reset not in ("smallest", "largest"):
-        key = PREFIX + "consumer.prop.auto.offset.reset"
-        raise NotSupportedYet(config.key_path(key), f"a point-in-time start ({reset}) for Pulsar")
     http_url = props.get(HTTP_URL_KEY, "").strip() or None
     if http_url is not None:
         parts = urlsplit(http_url)

@@ -102,7 +102,6 @@ def test_a_bad_pulsar_key_is_a_config_error_naming_it(key: str, value: str | Non
     ("stream.pulsar.issuerUrl", "https://auth.example.com"),
     ("stream.pulsar.enableKeyValueStitch", "true"),
     ("stream.pulsar.metadata.populate", "true"),
-    ("stream.pulsar.consumer.prop.auto.offset.reset", "2d"),
     ("stream.pulsar.consumer.type", "highLevel"),
 ])
 def test_pinot_features_ingestd_lacks_for_pulsar_are_refused_never_ignored(key: str, value: str) -> None:

@@ -62,8 +62,10 @@ class FakeReader:
     """Delivers the topic's messages after (or from, inclusive) a start id; `whole_batches` re-delivers a
     batch from its first message when the start id lies inside it, as a client may."""
 
-    def __init__(self, log: list[FakeMessage], start: Any, inclusive: bool, whole_batches: bool) -> None:
+    def __init__(self, log: list[FakeMessage], start: Any, inclusive: bool, whole_batches: bool,
+                 seek_by_time: bool = True) -> None:
         self._log = log
+        self._seek_by_time = seek_by_time
         if _key(start) == _key(pulsar.MessageId.latest):
             self._index = len(log)
         elif _key(start) == _key(pulsar.MessageId.earliest):
@@ -85,18 +87,27 @@ class FakeReader:
         self._index += 1
         return self._log[self._index - 1]
 
+    def seek(self, timestamp_ms: int) -> None:
+        """By publish time (the only seek the consumer uses); `seek_by_time` False: a client that cannot,
+        and stays where it was."""
+        if self._seek_by_time:
+            self._index = next((i for i, m in enumerate(self._log) if m.publish_timestamp() >= timestamp_ms),
+                               len(self._log))
+
     def close(self) -> None:
         self.closed = True
 
 
 class FakePulsarClient:
-    def __init__(self, partitions: int | None = 2, whole_batches: bool = False) -> None:
+    def __init__(self, partitions: int | None = 2, whole_batches: bool = False,
+                 seek_by_time: bool = True) -> None:
         """`partitions` None: a non-partitioned topic."""
         names = [TOPIC] if partitions is None else [f"{TOPIC}-partition-{p}" for p in range(partitions)]
         self.topics: dict[str, list[FakeMessage]] = {name: [] for name in names}
         self.readers: list[tuple[str, tuple[int, int, int], bool]] = []
         self._partitioned = partitions is not None
         self._whole_batches = whole_batches
+        self._seek_by_time = seek_by_time
         self._ledger = 100
         self.closes = 0
 
@@ -128,7 +139,7 @@ class FakePulsarClient:
                       start_message_id_inclusive: bool = False) -> FakeReader:
         self.readers.append((topic, _key(start_message_id), start_message_id_inclusive))
         return FakeReader(self.topics[topic], start_message_id, start_message_id_inclusive,
-                          self._whole_batches)
+                          self._whole_batches, self._seek_by_time)
 
 
 def stream_config(**changes: str | None) -> StreamConfig:
@@ -207,6 +218,24 @@ def test_largest_reads_only_what_arrives_later_and_seek_goes_back() -> None:
     consumer.seek(offset_of(client.topics[topic0][2].message_id()))  # a message's own offset: from it
     again = consumer.fetch(10, 0.05)
     assert again is not None and again.values == records(2, 5)
+
+
+@pytest.mark.parametrize("seek_by_time", [True, False])
+def test_a_point_in_time_reset_starts_at_the_first_message_published_at_or_after_it(
+        seek_by_time: bool) -> None:
+    client = FakePulsarClient(seek_by_time=seek_by_time)
+    topic0 = f"{TOPIC}-partition-0"
+    client.publish(topic0, records(0, 10))  # published at 1_700_000_000_000 + n
+    factory = factory_for(client, **{"stream.pulsar.consumer.prop.auto.offset.reset": "1700000000006"})
+    consumer = factory.partition_consumer(0, StartPosition(None, OffsetReset.TIMESTAMP))
+    batch = consumer.fetch(100, 0.1)
+    assert batch is not None and batch.values == records(6, 4)
+    client.publish(topic0, records(10, 2))
+    later = consumer.fetch(100, 0.1)  # once started, nothing is held back by its time
+    assert later is not None and later.values == records(10, 2)
+    checkpointed = factory.partition_consumer(0, StartPosition(batch.next_offset, OffsetReset.TIMESTAMP))
+    again = checkpointed.fetch(100, 0.1)  # a checkpoint wins over the reset's time
+    assert again is not None and again.values == records(10, 2)
 
 
 def test_bounds_hold_a_position_after_the_earliest_message_and_find_the_end_before_it() -> None:
