@@ -170,11 +170,18 @@ class Coordinator:
         its workers without losing or re-reading a row."""
         with self._config_lock:
             spec = self.catalog.prepare_table(name, raw)
+            if uses_group(spec) != uses_group(self.catalog.table(name)):
+                key = spec.config.stream.key_path("stream.kafka.consumer.type")
+                raise Conflict(f"table {spec.name}: {key} cannot switch between lowLevel and highLevel while "
+                               "the table exists")
             old, new = self.catalog.table(name).config.stream, spec.config.stream
             if (old.bootstrap_servers, old.client_properties) != (new.bootstrap_servers,
                                                                   new.client_properties):
                 check_stream(spec.consumer_factory(), new, list(secret_values(spec.config.raw)))
             self._apply([spec], lambda: self.catalog.commit_table(spec))
+        with self._lock:
+            if spec.name in self._next_discovery:
+                self._next_discovery[spec.name] = 0.0  # its partitions (e.g. partition.ids) again at once
         log.info("table %s: config updated live", spec.name)
         return spec
 
@@ -407,6 +414,8 @@ class Coordinator:
                 spec = self.catalog.tables.get(name)
                 if spec is None or (worker_id not in assignment and worker_id not in held):
                     continue
+                mine = (*assignment.get(worker_id, ()), *held.get(worker_id, ()))
                 self.pool.send(worker_id, AssignPartitions(
                     spec, assignment.get(worker_id, ()), len(partitions_of(assignment)),
-                    self.catalog.is_paused(name), held.get(worker_id, ()), self._groups.committed(name)))
+                    self.catalog.is_paused(name), held.get(worker_id, ()),
+                    self._groups.committed_for_restart(name, mine)))

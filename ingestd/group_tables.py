@@ -63,11 +63,11 @@ class GroupTables:
         for member in members:
             member.stop()
 
-    def committed(self, table: str) -> dict[int, int] | None:
-        """The group's committed offsets as this server knows them; None for a table not in group mode."""
+    def committed_for_restart(self, table: str, partitions: tuple[int, ...]) -> dict[int, int] | None:
+        """For a restarted worker's partitions (KafkaGroupMember.committed_for_restart)."""
         with self._lock:
             member = self._members.get(table)
-        return member.committed() if member is not None else None
+        return member.committed_for_restart(partitions) if member is not None else None
 
     def report(self, table: str, partition: int, offset: int) -> None:
         with self._lock:

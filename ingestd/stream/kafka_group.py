@@ -78,6 +78,7 @@ class KafkaGroupMember:
             "group.id": self.group, "enable.auto.commit": False, "enable.auto.offset.store": False}
         self._callbacks = callbacks
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # held through a commit: what it commits stays decided
         self._owned: set[int] = set()
         self._reported: dict[int, int] = {}  # newest checkpoint a worker reported, per owned partition
         self._committed: dict[int, int] = {}  # the group's committed offset as this server last knew it
@@ -107,6 +108,14 @@ class KafkaGroupMember:
 
     def committed(self) -> dict[int, int]:
         with self._lock:
+            return dict(self._committed)
+
+    def committed_for_restart(self, partitions: tuple[int, ...]) -> dict[int, int]:
+        """A worker restarts these partitions: what the group has (after a commit under way), and the
+        dead worker's reports not committed yet are forgotten — its restart drops those segments."""
+        with self._commit_lock, self._lock:
+            for partition in partitions:
+                self._reported.pop(partition, None)
             return dict(self._committed)
 
     # the member's thread ---------------------------------------------------------------------
@@ -189,6 +198,10 @@ class KafkaGroupMember:
     def _commit_reported(self, consumer: Consumer, only: tuple[int, ...] | None = None) -> set[int]:
         """Commit the reported checkpoints the group does not have yet, synchronously; the partitions
         whose commit failed (retried at the next poll while still owned)."""
+        with self._commit_lock:
+            return self._commit_due(consumer, only)
+
+    def _commit_due(self, consumer: Consumer, only: tuple[int, ...] | None) -> set[int]:
         with self._lock:
             due = {p: offset for p, offset in self._reported.items() if p in self._owned
                    and offset > self._committed.get(p, -1) and (only is None or p in only)}

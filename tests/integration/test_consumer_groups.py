@@ -15,6 +15,7 @@ from ingestd.devtools.local_broker import KafkaBroker
 from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.devtools.server_process import IngestdServer
+from tests.support.tables import create_table, segments_by_partition
 
 PARTITIONS = 4
 GROUP_SETTINGS = {
@@ -109,3 +110,36 @@ def test_two_servers_share_a_topic_exactly_once_also_when_one_is_killed(
                 server.stop()
             finally:
                 server.kill9()
+
+
+def test_a_partition_leaving_the_table_is_revoked_and_a_new_one_picked_up_without_a_restart(
+    kafka: KafkaBroker, server: IngestdServer, unique_name: str
+) -> None:
+    """The partition set the coordinator discovers changes while the table runs: here through
+    `stream.kafka.partition.ids` (Tansu does not implement CreatePartitions, so a topic cannot grow
+    here); the assignment follows without a restart. The partition that leaves is revoked: its consuming
+    rows are sealed and stay served, and nothing more of it is consumed."""
+    table = unique_name
+    config = create_table(server, kafka, table, 2, **{
+        "stream.kafka.partition.ids": "0",
+        "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+        "realtime.segment.flush.threshold.rows": "200"})
+    kafka.publish(table, (student_record(i) for i in range(500)), partitions=2)  # 250 per partition
+    wait_until(lambda: server.count(table) == 250, what="partition 0's 250 rows")
+
+    def update(partition_ids: str) -> None:
+        config["tableIndexConfig"]["streamConfigs"]["stream.kafka.partition.ids"] = partition_ids
+        response = server.http.put(f"{server.url}/tables/{table}", json=config)
+        assert response.status_code == 200, response.text
+
+    update("0,1")  # partition 1 joins the table
+    wait_until(lambda: server.count(table) == 500, what="partition 1 picked up")
+    update("1")  # partition 0 leaves: revoked, its 50 consuming rows sealed and still served
+    wait_until(lambda: [p["partition"] for p in server.get(f"/tables/{table}/status")["partitions"]] == [1],
+               what="partition 0 revoked")
+    kafka.publish(table, (student_record(i) for i in range(500, 700)), partitions=2)  # 100 per partition
+    wait_until(lambda: server.count(table) == 600, what="only partition 1's new rows")
+    time.sleep(1)
+    assert server.count(table) == 600
+    sealed = segments_by_partition(server, table)
+    assert sum(meta["totalDocs"] for meta in sealed[0]) == 250  # all of partition 0, sealed
