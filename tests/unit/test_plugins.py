@@ -166,3 +166,46 @@ def test_a_plugin_cannot_replace_a_builtin_name_and_malformed_entry_points_are_s
     assert names["stream_types"]["kafka"] == "ingestd.stream.kafka:KafkaConsumerFactory"
     assert names["decoders"]["json"] == "ingestd.decode.json_decoder:JsonDecoder"
     assert "com.example.NoAttribute" not in names["decoders"]
+
+
+def test_a_stored_table_on_a_plugin_that_broke_is_skipped_at_restore_and_the_others_restored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from ingestd.catalog import Catalog
+    from ingestd.devtools.seed import seed_configs
+    from ingestd.paths import DataPaths
+
+    site = tmp_path / "site"
+    install_distribution(site, "fragile_plugin", """
+        [ingestd.stream_types]
+        fragile = fragile_plugin:Factory
+        """, {"fragile_plugin": """
+        class Factory:
+            def __init__(self, config, client_id): ...
+            def partition_consumer(self, partition, start): return Closing()
+            def metadata_provider(self): return Closing()
+
+        class Closing:
+            def close(self): ...
+        """})
+    monkeypatch.syspath_prepend(str(site))
+    catalog = Catalog(DataPaths(tmp_path / "data"))
+    catalog.load()
+    schema, kafka_table = seed_configs("plain", **{"stream.kafka.broker.list": "127.0.0.1:1"})
+    catalog.put_schema(schema)
+    catalog.put_table(kafka_table)
+    _, fragile_table = seed_configs("plain")
+    fragile_table["tableName"] = "fragile"
+    fragile_table["tableIndexConfig"]["streamConfigs"] = {
+        "streamType": "fragile", "stream.fragile.topic.name": "t",
+        "stream.fragile.decoder.class.name": "json"}
+    catalog.put_table(fragile_table)
+    assert sorted(catalog.tables) == ["fragile", "plain"]
+
+    (site / "fragile_plugin.py").write_text("import a_dependency_removed_since\n")  # the plugin breaks
+    monkeypatch.delitem(sys.modules, "fragile_plugin")
+    plugins.reset_registry()
+    assert [p.name for p in load_plugins() if p.distribution == "fragile_plugin"] == ["fragile"]
+    restarted = Catalog(DataPaths(tmp_path / "data"))
+    restarted.load()
+    assert sorted(restarted.tables) == ["plain"]
+    assert "cannot restore table" in caplog.text and "a_dependency_removed_since" in caplog.text
