@@ -76,7 +76,6 @@ class Coordinator:
         self._assignments: dict[str, dict[int, tuple[int, ...]]] = {}  # table → worker → consumed
         self._held: dict[str, dict[int, tuple[int, ...]]] = {}  # table → worker → sealed data only served
         self._groups = GroupTables(self)
-        self._rediscover_s = getattr(settings, "rediscover_interval_s", REDISCOVER_INTERVAL_S)
         self._table_errors: dict[str, str] = {}  # table → why it cannot be assigned right now
         self._next_discovery: dict[str, float] = {}
         self._status: dict[int, WorkerStatus] = {}
@@ -364,7 +363,7 @@ class Coordinator:
         with self._lock:
             self._table_errors.pop(spec.name, None)
             if spec.name in self._next_discovery:
-                self._next_discovery[spec.name] = time.monotonic() + self._rediscover_s
+                self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
 
     def local_partitions(self, table: str) -> list[int]:
         """The table's partitions with data in this server's data_dir."""
