@@ -16,11 +16,18 @@ from typing import Any
 
 import psutil
 
+from ingestd.deepstore.config import (
+    CLUSTER_KEYS,
+    DEEP_STORE_KEYS,
+    DeepStoreSettings,
+    parse_deep_store,
+    parse_peers,
+)
 from ingestd.errors import ConfigError
 from ingestd.logs import LOG_FORMATS
 
 _SECTIONS: dict[str, set[str]] = {
-    "": {"data_dir", "http", "workers", "log", "query", "auth", "security"},
+    "": {"data_dir", "http", "workers", "log", "query", "auth", "security", "deep_store", "cluster"},
     "http": {"host", "port", "max_body_bytes"},
     "workers": {"count"},
     "log": {"level", "format"},
@@ -28,6 +35,8 @@ _SECTIONS: dict[str, set[str]] = {
               "duckdb_memory_limit_mb", "max_sql_bytes"},
     "auth": {"users", "tokens"},
     "security": {"allowed_file_dirs"},
+    "deep_store": DEEP_STORE_KEYS,
+    "cluster": CLUSTER_KEYS,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _CORES = os.cpu_count() or 1
@@ -73,6 +82,8 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     allowed_file_dirs: tuple[Path, ...] = ()  # where librdkafka file-path properties may point
     config_path: Path | None = None  # the file these came from (start-up line, SIGHUP re-check)
+    deep_store: DeepStoreSettings | None = None  # [deep_store]: sealed segments also go to a Delta table
+    peers: tuple[str, ...] = ()  # [cluster] peers: other servers sharing the topics (group mode)
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -123,6 +134,8 @@ def parse_settings(doc: dict[str, Any], base_dir: Path) -> Settings:
             (base_dir / entry).resolve()
             for entry in _str_list(doc.get("security", {}), "allowed_file_dirs", "security.allowed_file_dirs")
         ),
+        deep_store=parse_deep_store(doc.get("deep_store"), base_dir),
+        peers=parse_peers(doc.get("cluster")),
     )
 
 
