@@ -2,7 +2,8 @@
 through a real ingestd server: a table on it is created over HTTP and queried, a kill -9 and restart
 resume from the ledger without a duplicate or a gap, and the plugin door only opens to registered names:
 a config naming a module path is a 400 naming the field, and a broken plugin installed next to it is
-reported at startup without stopping the server from serving the rest."""
+reported at startup without stopping the server from serving the rest. The built-in Kafka plugin keeps the
+same stream SPI contract the example and Pulsar are checked against."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
+from ingestd.config import parse_table_config
+from ingestd.devtools.local_broker import KafkaBroker
 from ingestd.devtools.polling import wait_until
-from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.seed import seed_configs, seed_table, student_record
 from ingestd.devtools.server_process import IngestdServer
+from ingestd.devtools.stream_contract import ContractStream, check_stream_contract
 
 JSON_DECODER = "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder"
 STREAMS = "tableIndexConfig.streamConfigs"
@@ -151,3 +156,20 @@ def test_config_names_only_registered_plugins_and_a_broken_plugin_does_not_stop_
             server.stop()
         finally:
             server.kill9()
+
+
+def test_the_builtin_kafka_plugin_keeps_the_same_stream_spi_contract(kafka: KafkaBroker) -> None:
+    """The contract the example and Pulsar are checked against (ingestd/devtools/stream_contract.py), on
+    the real broker: each message is sent alone, as Tansu reports a batch's end wrongly (testing.md)."""
+    kafka.create_topic("spi_contract", 2)
+    config = parse_table_config(seed_table(**{"stream.kafka.broker.list": kafka.bootstrap,
+                                              "stream.kafka.topic.name": "spi_contract"})).stream
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 0})
+
+    def publish(values: list[bytes]) -> None:
+        for value in values:
+            producer.produce("spi_contract", value, partition=1)
+            producer.flush(10)
+
+    factory = config.consumer_factory.load()(config, "ingestd-spi-contract")
+    check_stream_contract(ContractStream(factory, 1, publish, timeout_s=10))

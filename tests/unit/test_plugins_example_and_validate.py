@@ -142,3 +142,13 @@ def test_a_plugin_declares_its_own_keys_so_only_typos_are_reported() -> None:
                                 "stream.jsonldir.pol.interval": "1"})
     assert list(unrecognized_table_properties(table)) == [
         "/tableIndexConfig/streamConfigs/stream.jsonldir.pol.interval"]
+
+
+def test_the_example_plugin_keeps_the_stream_spi_contract(root: Path) -> None:
+    from ingestd.devtools.stream_contract import ContractStream, check_stream_contract
+
+    def publish(values: list[bytes]) -> None:
+        write(root / "events" / "2.jsonl", "".join(v.decode() + "\n" for v in values))
+
+    check_stream_contract(ContractStream(JsonlDirectoryConsumerFactory(stream(), "ingestd-j"), 2, publish,
+                                         timeout_s=2.0))

@@ -301,3 +301,13 @@ def test_the_real_client_reports_an_unreachable_service_url_as_a_400_naming_it(
     with pytest.raises(ConfigError) as error:
         check_stream(PulsarConsumerFactory(config, "ingestd-t"), config)
     assert error.value.path == f"{STREAMS}.stream.pulsar.bootstrap.servers"
+
+
+@pytest.mark.parametrize("whole_batches", [False, True])
+def test_the_pulsar_consumer_keeps_the_stream_spi_contract_over_the_fake(whole_batches: bool) -> None:
+    from ingestd.devtools.stream_contract import ContractStream, check_stream_contract
+
+    client = FakePulsarClient(whole_batches=whole_batches)
+    check_stream_contract(ContractStream(
+        factory_for(client), 1, lambda values: client.publish(f"{TOPIC}-partition-1", values, batch=2),
+        timeout_s=2.0))
