@@ -3,7 +3,8 @@ at an exact message id, like Pinot's PulsarPartitionLevelConsumer.
 
 NEVER RUN AGAINST A REAL PULSAR BROKER: none can be installed where ingestd is developed. Its logic is
 tested against an in-process fake of pulsar-client's Client and Reader (tests/unit/test_pulsar_consumer.py);
-the real library is only exercised for its MessageId objects.
+of the real library, only its MessageId objects, its exceptions and its client against an address where
+nothing listens (a 400 naming the service URL, also through a real server) are exercised.
 
 * Partitions: a partitioned topic's partitions `<topic>-partition-<n>` are ingestd partitions n; a
   non-partitioned topic is partition 0 (read under its own name).
@@ -179,7 +180,7 @@ class PulsarPartitionConsumer:
                 except pulsar.Timeout:
                     return PartitionBounds(earliest, last + 1)
             return None
-        except pulsar.PulsarException as exc:
+        except (pulsar.PulsarException, StreamError) as exc:  # unknown: the caller then does nothing
             log.debug("%s: bounds unknown: %s", self._label(), exc)
             return None
         finally:

@@ -253,6 +253,14 @@ def test_bounds_hold_a_position_after_the_earliest_message_and_find_the_end_befo
     assert not trimmed.holds(earliest - 1)
 
 
+def test_bounds_of_a_topic_that_cannot_be_looked_up_are_unknown_not_an_error() -> None:
+    client = FakePulsarClient()
+    config = stream_config(**{"stream.pulsar.topic.name": "deleted"})
+    consumer = PulsarConsumerFactory(config, "ingestd-t", lambda settings, client_id: client
+                                     ).partition_consumer(0, StartPosition(5, OffsetReset.SMALLEST))
+    assert consumer.bounds(5, 0.1) is None
+
+
 def test_a_missing_topic_is_a_400_naming_the_topic() -> None:
     client = FakePulsarClient()
     config = stream_config(**{"stream.pulsar.topic.name": "missing"})
