@@ -371,11 +371,11 @@ class Coordinator:
         return [] if spec is None else [p for p, _ in self.paths.partitions_of(spec.name, spec.uid)]
 
     def assign_partitions(self, table: str, partitions: list[int], committed: dict[int, int] | None,
-                          announce: bool = False) -> None:
+                          trim_to: dict[int, int] | None = None, announce: bool = False) -> None:
         """Send each worker the table's partitions it consumes and those whose sealed segments it only
         serves (local data of partitions no longer consumed here: vanished from the stream, or given to
         another server by the consumer group); a worker that consumed one it is not given revokes it.
-        `committed`: the group's offsets (consumer-group mode)."""
+        `committed`, `trim_to`: the group's offsets, and where to cut sealed segments (group mode)."""
         with self._lock:
             spec = self.catalog.tables.get(table)
             if spec is None:
@@ -390,7 +390,7 @@ class Coordinator:
             paused = self.catalog.is_paused(table)
             for w in sorted({*assignment, *held, *previous}):
                 self.pool.send(w, AssignPartitions(spec, assignment.get(w, ()), len(partitions), paused,
-                                                   held.get(w, ()), committed))
+                                                   held.get(w, ()), committed, trim_to))
 
     def revoke_partitions(self, table: str, partitions: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
         """Take these partitions from the table's assignment (their data stays served): which worker

@@ -43,7 +43,7 @@ class GroupTables:
                 error = member.error
                 member.stop(0)
                 raise RuntimeError(f"consumer group member failed ({error}); rejoining")
-            member = KafkaGroupMember(spec.name, spec.config.stream, self._callbacks(spec.name))
+            member = KafkaGroupMember(spec.name, spec.uid, spec.config.stream, self._callbacks(spec.name))
             self._members[spec.name] = member
         member.start()
 
@@ -80,8 +80,8 @@ class GroupTables:
         coordinator = self._coordinator
         return GroupCallbacks(
             local_partitions=lambda: coordinator.local_partitions(table),
-            assigned=lambda partitions, committed: coordinator.assign_partitions(
-                table, list(partitions), committed),
+            assigned=lambda partitions, committed, trim_to: coordinator.assign_partitions(
+                table, list(partitions), committed, trim_to),
             revoke=lambda partitions, seal: self._revoke(table, partitions, seal),
             trim=lambda committed: self._trim(table, committed),
         )

@@ -26,6 +26,9 @@ class AssignPartitions:
     # this server knows it, None in lowLevel mode. Local sealed segments ending beyond it were never
     # committed and are dropped; a consumed partition starts at max(committed, local checkpoint).
     committed: dict[int, int] | None = None
+    # Consumer-group mode: where to drop local sealed segments beyond, when it is not `committed` (the
+    # handover log showed that the next owner after this server started below the committed offset).
+    trim_to: dict[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,7 @@ class Worker:
                     factory, decoder_class(spec.schema, spec.config), server_partitions=server_partitions,
                     paused=paused, consume=consume,
                     committed=None if committed is None else committed.get(partition),
+                    trim_to=None if command.trim_to is None else command.trim_to.get(partition),
                     checkpoint_sink=None if sink is None else sink(partition),
                 )
                 self._errors.pop((spec.name, partition), None)

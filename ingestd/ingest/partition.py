@@ -65,13 +65,15 @@ class PartitionIngestor(PartitionControl):
         consume: bool = True,
         committed: int | None = None,
         checkpoint_sink: Callable[[int], None] | None = None,
+        trim_to: int | None = None,
     ) -> None:
         """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own. `paused`:
         the table's consumption is paused (partition_control.py): nothing is fetched until resumed.
         `consume` False: only serve the sealed segments (released, partition_control.py). Consumer-group
         mode: `committed` is the group's committed offset (sealed segments beyond it are dropped first; the
-        partition starts at the larger of it and the local checkpoint) and `checkpoint_sink` receives each
-        new checkpoint to commit to the group (instead of the consumer's monitoring-only commit)."""
+        partition starts at the larger of it and the local checkpoint; `trim_to`, if given, is where the
+        sealed segments are cut instead) and `checkpoint_sink` receives each new checkpoint to commit to
+        the group (instead of the consumer's monitoring-only commit)."""
         self.spec = spec
         self._clock = clock
         self._paused = paused
@@ -103,8 +105,9 @@ class PartitionIngestor(PartitionControl):
         self._poll_retry = FailureBackoff(self._label, "polling", log, clock)
         self._checkpoint_sink = checkpoint_sink
         self._consumer: PartitionConsumer = ReleasedConsumer()
-        if committed is not None:
-            self.trim(committed)
+        cut = trim_to if trim_to is not None else committed
+        if cut is not None:
+            self.trim(cut)
         resume = self.segment.start_offset
         if committed is not None and (resume is None or committed > resume):
             resume = committed

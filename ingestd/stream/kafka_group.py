@@ -19,6 +19,11 @@ consume with their own assign()ed consumers, which are not group members. Exactl
 4. At start, before joining, the committed offsets of every partition with local data are read, so the
    local segments the group never got are dropped before anything is served.
 
+Where "beyond the committed offset" is not enough — the next owner may have committed far past a
+segment this server sealed but never committed before it crashed — the handover log settles it
+(kafka_handovers.py): each takeover is recorded before the workers start, and the next owner's start
+offset is where this server's segments of the partition stop counting.
+
 Every call on the Consumer happens on the member's thread (callbacks run inside its poll).
 """
 
@@ -33,6 +38,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from ingestd.config.table import StreamConfig
+from ingestd.stream.kafka_handovers import Handover, HandoverLog, trim_points
 from ingestd.stream.kafka_logging import with_client_logger
 
 log = logging.getLogger(__name__)
@@ -61,20 +67,24 @@ class GroupCallbacks:
     """What the member asks of the coordinator (each called on the member's thread)."""
 
     local_partitions: Callable[[], list[int]]  # partitions with local data (served, maybe not consumed)
-    assigned: Callable[[tuple[int, ...], dict[int, int]], None]  # the partitions to consume now
+    # the partitions to consume now, the group's committed offsets, and where to cut sealed segments
+    assigned: Callable[[tuple[int, ...], dict[int, int], dict[int, int]], None]
     revoke: Callable[[tuple[int, ...], bool], dict[int, int]]  # seal (True) or drop; their checkpoints
     trim: Callable[[dict[int, int]], None]  # drop the sealed segments beyond these committed offsets
 
 
 class KafkaGroupMember:
-    def __init__(self, table: str, stream: StreamConfig, callbacks: GroupCallbacks) -> None:
+    def __init__(self, table: str, owner: str, stream: StreamConfig, callbacks: GroupCallbacks) -> None:
+        """`owner`: this server's name in the handover log (the table's uid here)."""
         self.table = table
         self.group = group_id(stream, table)
         self._topic = stream.topic
+        self._owner = owner
         client_id = f"ingestd-{table}-member"
-        self._settings = MEMBER_DEFAULTS | with_client_logger(
-            {"bootstrap.servers": stream.bootstrap_servers, "client.id": client_id}
-            | dict(stream.client_properties), client_id) | {
+        client = with_client_logger({"bootstrap.servers": stream.bootstrap_servers, "client.id": client_id}
+                                    | dict(stream.client_properties), client_id)
+        self._handovers = HandoverLog(client, self.group)
+        self._settings = MEMBER_DEFAULTS | client | {
             "group.id": self.group, "enable.auto.commit": False, "enable.auto.offset.store": False}
         self._callbacks = callbacks
         self._lock = threading.Lock()
@@ -123,9 +133,12 @@ class KafkaGroupMember:
         consumer: Consumer | None = None
         try:
             consumer = Consumer(self._settings)
+            self._handovers.ensure_topic()
             local = self._callbacks.local_partitions()
             if local:
-                self._callbacks.assigned((), self._read_committed(consumer, local))
+                committed = self._read_committed(consumer, local)
+                trim = trim_points(self._handovers.read(), self._owner, committed, local)
+                self._callbacks.assigned((), committed, trim)
             consumer.subscribe([self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
                                on_lost=self._on_lost)
             log.info("table %s: joining consumer group %s", self.table, self.group)
@@ -141,6 +154,7 @@ class KafkaGroupMember:
                     consumer.close()  # runs the revocation callback: seal, commit, then leave
                 except Exception:
                     log.exception("table %s: leaving consumer group %s failed", self.table, self.group)
+            self._handovers.close()
 
     def _read_committed(self, consumer: Consumer, partitions: list[int]) -> dict[int, int]:
         """The group's committed offsets of these partitions (those it has), remembered."""
@@ -158,12 +172,16 @@ class KafkaGroupMember:
         consumer.assign([TopicPartition(self._topic, p, OFFSET_END) for p in partitions])
         consumer.pause([TopicPartition(self._topic, p) for p in partitions])
         committed = self._read_committed(consumer, partitions)
+        trim = trim_points(self._handovers.read(), self._owner, committed, partitions)
+        # recorded before any worker reads a message: whoever held these partitions before settles its
+        # uncommitted segments by it
+        self._handovers.append([Handover(p, self._owner, committed.get(p)) for p in partitions])
         with self._lock:
             self._owned = set(partitions)
             self._reported = {}
         log.info("table %s: consumer group %s assigned partitions %s (committed offsets %s)", self.table,
                  self.group, partitions, committed)
-        self._callbacks.assigned(tuple(partitions), committed)
+        self._callbacks.assigned(tuple(partitions), committed, trim)
 
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         self._give_up(consumer, tuple(sorted(tp.partition for tp in revoked)), lost=False)
