@@ -10,6 +10,7 @@ import click
 
 from ingestd import __version__
 from ingestd.cli.client import DEFAULT_URL, credentials, format_table
+from ingestd.cli.plugins_command import plugins_command
 from ingestd.cli.query_command import query
 from ingestd.cli.server_commands import quickstart, start
 from ingestd.cli.status_command import status
@@ -34,5 +35,6 @@ def main() -> None:
     """
 
 
-for _command in (start, quickstart, add_table, tables, status, segments, query, delete_table, validate):
+for _command in (start, quickstart, add_table, tables, status, segments, query, delete_table, validate,
+                 plugins_command):
     main.add_command(_command)

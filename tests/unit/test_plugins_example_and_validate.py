@@ -105,7 +105,7 @@ def test_the_example_refuses_paths_and_bad_keys_and_names_a_missing_directory(ro
         JsonlDirectoryConsumerFactory(stream("absent"), "ingestd-j").metadata_provider().partition_ids()
 
 
-def test_validate_loads_plugins_warns_of_a_broken_one_and_fails_a_config_naming_it(
+def test_validate_and_plugins_load_plugins_report_a_broken_one_and_fail_a_config_naming_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = tmp_path / "site" / "broken_cli_plugin-1.0.dist-info"
     info.mkdir(parents=True)
@@ -125,6 +125,12 @@ def test_validate_loads_plugins_warns_of_a_broken_one_and_fails_a_config_naming_
                                    "--table-config-file", str(files["t.json"])])
     assert ok.exit_code == 0, ok.output
     assert "warning: plugin 'com.example.Broken'" in ok.output and "half-installed" in ok.output
+
+    plugins.reset_registry()
+    listing = CliRunner().invoke(main, ["plugins"])
+    assert listing.exit_code == 1
+    assert "jsonldir = ingestd_jsonl_dir.stream:JsonlDirectoryConsumerFactory" in listing.output
+    assert "com.example.Broken = broken_cli_plugin:Decoder  BROKEN" in listing.output
 
     plugins.reset_registry()
     table["tableIndexConfig"]["streamConfigs"]["stream.jsonldir.decoder.class.name"] = "com.example.Broken"
