@@ -127,6 +127,10 @@ def test_config_names_only_registered_plugins_and_a_broken_plugin_does_not_stop_
                 "ingestd_jsonl_dir.stream:JsonlDirectoryConsumerFactory",
             "stream.jsonldir.topic.name": "../../etc",
         }
+        _, missing = jsonl_table("guarded", "no_such_directory")
+        response = server.post("/tables", missing)
+        assert response.status_code == 400 and "there is no directory" in response.text, response.text
+        assert response.json()["error"].startswith(f"{STREAMS}.stream.jsonldir.topic.name "), response.text
         for key, value in refusals.items():
             _, bad = jsonl_table("guarded", "guarded", **{key: value})
             response = server.post("/tables", bad)

@@ -147,7 +147,8 @@ class JsonlMetadataProvider:
         if self._directory is None:
             raise StreamError(f"the server has no {ROOT_VARIABLE}: topic {self._topic!r} has no directory")
         if not self._directory.is_dir():
-            raise TopicNotFound(f"no directory {self._directory}")
+            raise TopicNotFound(f"names topic {self._topic!r}: there is no directory {self._directory}",
+                                key="topic.name")  # a 400 naming stream.jsonldir.topic.name
         return sorted(int(m.group(1)) for name in os.listdir(self._directory)
                       if (m := _PARTITION_FILE.match(name)) is not None)
 
