@@ -62,6 +62,9 @@ def resolve_stream_type(stream_type: str, path: str) -> str:
     """The name of `stream_type`'s default factory (registered under the stream type's own name);
     ConfigError naming the known types otherwise."""
     ensure_discovered()
+    if not _STREAM_TYPES:
+        raise ConfigError(path, "cannot be resolved: no stream type is registered (ingestd's own entry "
+                                "points are missing: install ingestd, e.g. `pip install -e .`)")
     if stream_type not in _STREAM_TYPES:
         raise ConfigError(path, f"must be a known stream type ({', '.join(sorted(_STREAM_TYPES))}), "
                                 f"got {stream_type!r}")
