@@ -210,8 +210,10 @@ class PulsarPartitionConsumer:
                 inclusive = not self._from_latest
             else:
                 at = start_at(self._position)
+                topic = self._partition_topic()  # a plain topic's message ids have partition -1
                 start = pulsar.MessageId.earliest if at is None else pulsar.MessageId(
-                    self._partition, at.ledger_id, at.entry_id, at.batch_index)
+                    -1 if topic == self._settings.topic else self._partition, at.ledger_id, at.entry_id,
+                    at.batch_index)
                 inclusive = True
             try:
                 self._reader = self._client().create_reader(

@@ -105,6 +105,7 @@ class FakePulsarClient:
         names = [TOPIC] if partitions is None else [f"{TOPIC}-partition-{p}" for p in range(partitions)]
         self.topics: dict[str, list[FakeMessage]] = {name: [] for name in names}
         self.readers: list[tuple[str, tuple[int, int, int], bool]] = []
+        self.start_partitions: list[int] = []
         self._partitioned = partitions is not None
         self._whole_batches = whole_batches
         self._seek_by_time = seek_by_time
@@ -138,6 +139,7 @@ class FakePulsarClient:
     def create_reader(self, topic: str, start_message_id: Any, receiver_queue_size: int = 1000,
                       start_message_id_inclusive: bool = False) -> FakeReader:
         self.readers.append((topic, _key(start_message_id), start_message_id_inclusive))
+        self.start_partitions.append(start_message_id.partition())
         return FakeReader(self.topics[topic], start_message_id, start_message_id_inclusive,
                           self._whole_batches, self._seek_by_time)
 
@@ -165,6 +167,10 @@ def test_partitions_of_a_partitioned_and_of_a_plain_topic() -> None:
     batch = factory.partition_consumer(0, StartPosition(None, OffsetReset.SMALLEST)).fetch(10, 0.1)
     assert batch is not None and len(batch.values) == 3
     assert plain.readers[0][0] == TOPIC  # read under its own name, not as "-partition-0"
+    resumed = factory.partition_consumer(0, StartPosition(batch.offset_at(1), OffsetReset.SMALLEST))
+    again = resumed.fetch(10, 0.1)
+    assert again is not None and again.values == records(1, 2)
+    assert plain.start_partitions[-1] == -1  # a plain topic's message ids have no partition
     factory.metadata_provider().close()  # never connected: nothing to close
     assert plain.closes == 0
     consumer = factory.partition_consumer(0, StartPosition(None, OffsetReset.SMALLEST))
@@ -202,6 +208,7 @@ def test_a_consumer_resumes_just_after_the_checkpoint_without_a_duplicate(whole_
     resumed = factory.partition_consumer(1, StartPosition(batch.next_offset, OffsetReset.SMALLEST))
     rest = resumed.fetch(100, 0.1)
     assert rest is not None and rest.values == records(7, 23)
+    assert client.start_partitions[-1] == 1
     last = client.topics[topic1][6].message_id()  # batch index 0 of its entry: start at index 1, inclusive
     assert client.readers[-1] == (topic1, (last.ledger_id(), last.entry_id(), last.batch_index() + 1), True)
 
