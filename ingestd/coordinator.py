@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ingestd.assignment import partitions_of, split_assignment
+from ingestd.assigning import Assigning
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
 from ingestd.errors import ConfigError, Conflict, NotFound
@@ -27,7 +27,6 @@ from ingestd.group_tables import GroupTables, uses_group
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.messages import (
     Ack,
-    AssignPartitions,
     CancelQuery,
     Checkpointed,
     ControlReply,
@@ -66,7 +65,7 @@ LOOP_STALL_S = 60.0
 LOOP_STALL_PER_TABLE_S = 10.0
 
 
-class Coordinator:
+class Coordinator(Assigning):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.paths = DataPaths(settings.data_dir)
@@ -364,57 +363,3 @@ class Coordinator:
             self._table_errors.pop(spec.name, None)
             if spec.name in self._next_discovery:
                 self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
-
-    def local_partitions(self, table: str) -> list[int]:
-        """The table's partitions with data in this server's data_dir."""
-        spec = self.catalog.tables.get(table)
-        return [] if spec is None else [p for p, _ in self.paths.partitions_of(spec.name, spec.uid)]
-
-    def assign_partitions(self, table: str, partitions: list[int], committed: dict[int, int] | None,
-                          trim_to: dict[int, int] | None = None, announce: bool = False) -> None:
-        """Send each worker the table's partitions it consumes and those whose sealed segments it only
-        serves (local data of partitions no longer consumed here: vanished from the stream, or given to
-        another server by the consumer group); a worker that consumed one it is not given revokes it.
-        `committed`, `trim_to`: the group's offsets, and where to cut sealed segments (group mode)."""
-        with self._lock:
-            spec = self.catalog.tables.get(table)
-            if spec is None:
-                return  # dropped meanwhile
-            previous, earlier = self._assignments.get(table, {}), self._held.get(table, {})
-            served = set(self.local_partitions(table)) | partitions_of(previous) | partitions_of(earlier)
-            assignment, held = split_assignment(partitions, served, self.settings.worker_count)
-            if announce or previous != assignment:
-                log.info("table %s: %d partition(s) assigned: %s", table, len(partitions), ", ".join(
-                    f"worker {w} {list(owned)}" for w, owned in sorted(assignment.items())) or "none")
-            self._assignments[table], self._held[table] = assignment, held
-            paused = self.catalog.is_paused(table)
-            for w in sorted({*assignment, *held, *previous}):
-                self.pool.send(w, AssignPartitions(spec, assignment.get(w, ()), len(partitions), paused,
-                                                   held.get(w, ()), committed, trim_to))
-
-    def revoke_partitions(self, table: str, partitions: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
-        """Take these partitions from the table's assignment (their data stays served): which worker
-        consumed which of them (the caller tells those workers, and waits for their checkpoints)."""
-        with self._lock:
-            assignment = self._assignments.get(table, {})
-            by_worker = {w: kept for w, owned in assignment.items()
-                         if (kept := tuple(p for p in owned if p in partitions))}
-            remaining = sorted(partitions_of(assignment) - set(partitions))
-            served = partitions_of(self._held.get(table, {})) | set(partitions)
-            self._assignments[table], self._held[table] = split_assignment(
-                remaining, served, self.settings.worker_count)
-            return by_worker
-
-    def _reassign_worker(self, worker_id: int) -> None:
-        with self._lock:
-            self._status.pop(worker_id, None)
-            for name in {*self._assignments, *self._held}:
-                assignment, held = self._assignments.get(name, {}), self._held.get(name, {})
-                spec = self.catalog.tables.get(name)
-                if spec is None or (worker_id not in assignment and worker_id not in held):
-                    continue
-                mine = (*assignment.get(worker_id, ()), *held.get(worker_id, ()))
-                self.pool.send(worker_id, AssignPartitions(
-                    spec, assignment.get(worker_id, ()), len(partitions_of(assignment)),
-                    self.catalog.is_paused(name), held.get(worker_id, ()),
-                    self._groups.committed_for_restart(name, mine)))

@@ -36,16 +36,16 @@ class GroupTables:
     def ensure(self, spec: TableSpec) -> None:
         """Start the table's group member (again, if it failed: its error is the table's error)."""
         with self._lock:
-            member = self._members.get(spec.name)
-            if member is not None and member.error is None:
+            failed = self._members.get(spec.name)
+            if failed is not None and failed.error is None:
                 return
-            if member is not None:
-                error = member.error
-                member.stop(0)
-                raise RuntimeError(f"consumer group member failed ({error}); rejoining")
             member = KafkaGroupMember(spec.name, spec.uid, spec.config.stream, self._callbacks(spec.name))
             self._members[spec.name] = member
+        if failed is not None:
+            failed.stop()  # its thread has ended (it left the group, sealing and committing first)
         member.start()
+        if failed is not None:
+            raise RuntimeError(f"the consumer group member failed ({failed.error}); joining again")
 
     def stop(self, table: str) -> None:
         """Leave the table's group (its partitions are sealed and committed first)."""
