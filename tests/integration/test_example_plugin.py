@@ -155,6 +155,22 @@ def test_config_names_only_registered_plugins_and_a_broken_plugin_does_not_stop_
         append(jsonl_root / "guarded" / "0.jsonl", 0, 5)
         assert server.post("/tables", table).status_code == 200
         wait_until(lambda: rows_and_distinct(server, "guarded") == (5, 5), what="5 rows")
+
+        # the example's decoder plugin, on the example's stream
+        (jsonl_root / "logfmt").mkdir()
+        (jsonl_root / "logfmt" / "0.jsonl").write_text(
+            'studentID=205 firstName=Natalie lastName="Van Jones" subject=Maths score=3.8 '
+            "timestamp=1571900400000\nnot logfmt at all\n"
+            "studentID=207 firstName=Bob timestamp=1571900400001\n")
+        logfmt_schema, logfmt_table = jsonl_table("logfmtrows", "logfmt", **{
+            "stream.jsonldir.decoder.class.name": "com.example.ingestd.LogfmtDecoder"})
+        assert server.post("/schemas", logfmt_schema).status_code == 200
+        assert server.post("/tables", logfmt_table).status_code == 200
+        wait_until(lambda: rows_and_distinct(server, "logfmtrows") == (2, 2), what="2 logfmt rows")
+        answer = server.query("SELECT lastName, subject FROM logfmtrows ORDER BY studentID")
+        assert answer["resultTable"]["rows"] == [["Van Jones", "Maths"], ["null", "null"]]
+        wait_until(lambda: server.get("/tables/logfmtrows/status")["malformedMessages"] == 1,
+                   what="the line that is not logfmt counted as malformed")
     finally:
         try:
             server.stop()

@@ -158,3 +158,28 @@ def test_the_example_plugin_keeps_the_stream_spi_contract(root: Path) -> None:
 
     check_stream_contract(ContractStream(JsonlDirectoryConsumerFactory(stream(), "ingestd-j"), 2, publish,
                                          timeout_s=2.0))
+
+
+def test_the_example_decoder_plugin_decodes_logfmt_and_reports_bad_lines() -> None:
+    from ingestd_jsonl_dir.logfmt import LogfmtDecoder
+
+    from ingestd.config import parse_schema
+    from ingestd.decode.conform import conform
+
+    schema_doc, table_doc = jsonl_configs(**{"stream.jsonldir.decoder.class.name":
+                                             "com.example.ingestd.LogfmtDecoder"})
+    schema = parse_schema(schema_doc)
+    table = parse_table_config(table_doc, {"j": schema})
+    assert table.stream.decoder.target == "ingestd_jsonl_dir.logfmt:LogfmtDecoder"
+    decoded = LogfmtDecoder(schema, table).decode([
+        b'studentID=205 firstName=Natalie lastName="Van Jones" gender=Female subject=Maths score=3.8 '
+        b"timestamp=1571900400000",
+        b'studentID=oops subject="Maths"',  # does not convert: malformed
+        b'unbalanced "quote',  # does not parse: malformed
+        b"studentID=207 subject=History timestamp=1571900400001",  # missing fields: Pinot's defaults
+        None,
+    ])
+    assert decoded.bad_indices == [1, 2, 4] and "ValueError" in (decoded.first_error or "")
+    rows = conform(decoded, schema, table).rows.to_pylist()
+    assert rows[0]["lastName"] == "Van Jones" and abs(rows[0]["score"] - 3.8) < 1e-6
+    assert rows[1]["studentID"] == 207 and rows[1]["firstName"] == "null" and rows[1]["score"] == 0
