@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
+
 from ingestd.devtools.local_broker import KafkaBroker
 from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import seed_configs, student_record
@@ -160,3 +162,59 @@ def test_the_handover_log_keeps_every_takeover_in_order_on_the_broker(kafka: Kaf
     assert log.read() == [*first, Handover(2, "server-b", 1500)]
     assert trim_points(log.read(), "server-a", {2: 4000, 3: 700}, [2, 3]) == {2: 1500, 3: 700}
     log.close()
+
+
+def test_a_restart_drops_sealed_segments_the_group_never_got_by_the_handover_log(
+    kafka: KafkaBroker, tmp_path: Path, unique_name: str
+) -> None:
+    """What a crash between a seal's ledger record and its group commit leaves, set up by hand: the
+    server sealed rows 0-449 (the group had 450), then the group is made to say that another server took
+    the partition over at 300 (as if the commits of 400 and 450 never happened) and committed 600 since.
+    Restarted, the server drops its segments beyond 300, serves 0-299, and consumes from 600 on."""
+    table = unique_name
+    kafka.create_topic(table, 1)
+    server = IngestdServer(tmp_path, workers=1)
+    group = f"group-{table}"
+    try:
+        server.start()
+        schema, config = seed_configs(table, **{"stream.kafka.topic.name": table,
+                                                "stream.kafka.broker.list": kafka.bootstrap,
+                                                "stream.kafka.hlc.group.id": group, **GROUP_SETTINGS,
+                                                "realtime.segment.flush.threshold.rows": "100"})
+        for path, document in (("/schemas", schema), ("/tables", config)):
+            assert server.post(path, document).status_code == 200
+        kafka.publish(table, (student_record(i) for i in range(450)))
+        wait_until(lambda: server.count(table) == 450, timeout_s=60, what="450 rows")
+        server.stop()  # leaves the group: the consuming 50 rows sealed, 450 committed
+        assert committed_offset(kafka, table, group) == 450
+        kafka.publish(table, (student_record(i) for i in range(450, 650)))
+        log = HandoverLog({"bootstrap.servers": kafka.bootstrap}, group)
+        log.append([Handover(0, "another-server", 300)])
+        log.close()
+        commit_offset(kafka, table, group, 600)
+        server.start()
+        wait_until(lambda: server.count(table) == 350, timeout_s=60, what="0-299 and 600-649 only")
+        assert sorted(keys(server, table), key=lambda k: int(k[1:])) == [
+            f"s{i}" for i in (*range(300), *range(600, 650))]
+    finally:
+        try:
+            server.stop()
+        finally:
+            server.kill9()
+
+
+def committed_offset(kafka: KafkaBroker, topic: str, group: str) -> int:
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group})
+    try:
+        return int(consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset)
+    finally:
+        consumer.close()
+
+
+def commit_offset(kafka: KafkaBroker, topic: str, group: str, offset: int) -> None:
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
+    finally:
+        consumer.close()
