@@ -53,6 +53,6 @@ def select_partitions(topic: str, available: list[int], wanted: tuple[int, ...] 
         return available
     missing = sorted(set(wanted) - set(available))
     if missing:
-        raise MissingPartitions(f"stream.kafka.partition.ids names partitions {missing} that topic {topic!r} does "
-                          f"not have (it has {available})")
+        raise MissingPartitions(f"stream.kafka.partition.ids names partitions {missing} that topic {topic!r} "
+                                f"does not have (it has {available})")
     return list(wanted)
