@@ -54,7 +54,6 @@ from ingestd.worker_pool import WorkerPool
 log = logging.getLogger(__name__)
 
 SUPERVISE_INTERVAL_S = 0.5
-REDISCOVER_INTERVAL_S = 30.0
 RETRY_DISCOVERY_S = 2.0
 STREAM_PROBE_INTERVAL_S = 3.0
 DROP_TIMEOUT_S = 15.0
@@ -191,7 +190,7 @@ class Coordinator(Assigning):
             commit()
             sends = [(worker_id, UpdateTable(request_id, spec, sum(map(len, owned.values()))))
                      for spec in specs for owned in [self._assignments.get(spec.name, {})]
-                     for worker_id in owned]
+                     for worker_id in sorted({*owned, *self._held.get(spec.name, {})})]  # held: its schema
             for worker_id, message in sends:
                 self.pool.send(worker_id, message)
         acked = self._rendezvous.wait(request_id, len(sends), time.monotonic() + CONTROL_TIMEOUT_S)
@@ -362,4 +361,4 @@ class Coordinator(Assigning):
         with self._lock:
             self._table_errors.pop(spec.name, None)
             if spec.name in self._next_discovery:
-                self._next_discovery[spec.name] = time.monotonic() + REDISCOVER_INTERVAL_S
+                self._next_discovery[spec.name] = time.monotonic() + self.settings.rediscover_interval_s

@@ -29,7 +29,7 @@ from ingestd.logs import LOG_FORMATS
 _SECTIONS: dict[str, set[str]] = {
     "": {"data_dir", "http", "workers", "log", "query", "auth", "security", "deep_store", "cluster"},
     "http": {"host", "port", "max_body_bytes"},
-    "workers": {"count"},
+    "workers": {"count", "rediscover_interval_s"},
     "log": {"level", "format"},
     "query": {"timeout_ms", "max_concurrent", "threads_per_worker", "duckdb_threads",
               "duckdb_memory_limit_mb", "max_sql_bytes"},
@@ -76,6 +76,7 @@ class Settings:
     http_port: int = 9000
     max_body_bytes: int = 4 << 20
     worker_count: int = _CORES
+    rediscover_interval_s: int = 30  # how often each table's partition set is asked for (new / vanished ones)
     log_level: str = "INFO"
     log_format: str = "text"  # "text", or "json": one object per line for log shippers
     query: QuerySettings = field(default_factory=QuerySettings)
@@ -115,6 +116,8 @@ def parse_settings(doc: dict[str, Any], base_dir: Path) -> Settings:
         max_body_bytes=_int(http, "max_body_bytes", "http.max_body_bytes", Settings.max_body_bytes,
                             1024, 1 << 30),
         worker_count=_int(workers, "count", "workers.count", Settings.worker_count, 1, 256),
+        rediscover_interval_s=_int(workers, "rediscover_interval_s", "workers.rediscover_interval_s",
+                                   Settings.rediscover_interval_s, 1, 86_400),
         log_level=_log_level(doc.get("log", {})),
         log_format=_log_format(doc.get("log", {})),
         query=QuerySettings(

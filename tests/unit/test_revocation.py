@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ingestd.config import parse_schema, parse_table_config
 from ingestd.decode.json_decoder import JsonDecoder
 from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.errors import ConfigError
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.ledger import OffsetLedger
 from ingestd.paths import PartitionPaths
+from ingestd.settings import parse_settings
 from tests.support.memory_stream import MemoryConsumerFactory, MemoryTopic
 
 
@@ -134,3 +138,11 @@ def test_trim_of_a_released_partition_after_a_failed_commit(tmp_path: Path) -> N
     assert ingestor.trim(200) == [last]
     assert served_rows(ingestor) == 200
     assert ingestor.trim(200) == []
+
+
+def test_the_rediscovery_interval_is_a_server_setting(tmp_path: Path) -> None:
+    assert parse_settings({"data_dir": "d"}, tmp_path).rediscover_interval_s == 30
+    settings = parse_settings({"data_dir": "d", "workers": {"rediscover_interval_s": 2}}, tmp_path)
+    assert settings.rediscover_interval_s == 2
+    with pytest.raises(ConfigError, match="workers.rediscover_interval_s"):
+        parse_settings({"data_dir": "d", "workers": {"rediscover_interval_s": 0}}, tmp_path)
