@@ -109,7 +109,7 @@ class IngestCollector(Collector):
                         counters[name].add_metric(labels, entry[field])
                 for name, field, scale, _ in PARTITION_GAUGES:
                     if entry.get(field) is not None:
-                        gauges[name].add_metric(labels, entry[field] * scale)
+                        gauges[name].add_metric(labels, float(entry[field]) * scale)  # a big offset: str
                 states.add_metric([*labels, str(entry.get("state", "STARTING"))], 1)
                 seals = entry.get("sealSeconds")
                 if seals:
@@ -117,7 +117,7 @@ class IngestCollector(Collector):
                     buckets = [(_bound(le), count) for le, count in seals["buckets"]]
                     seal_time.add_metric(labels, [*buckets, ("+Inf", seals["count"])], seals["sum"])
                 if entry.get("lag") is not None:
-                    lags.append(entry["lag"])
+                    lags.append(float(entry["lag"]))
             if lags:
                 table_lag.add_metric([spec.name], sum(lags))
         yield from counters.values()

@@ -33,7 +33,14 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from ingestd.config.table import OffsetReset, StreamConfig
 from ingestd.errors import StreamError
 from ingestd.stream.checks import StreamUnreachable, TopicNotFound
-from ingestd.stream.kinesis_config import ENDPOINT, REGION, KinesisSettings, kinesis_settings
+from ingestd.stream.kinesis_config import (
+    ACCESS_KEY,
+    ENDPOINT,
+    REGION,
+    SECRET_KEY,
+    KinesisSettings,
+    kinesis_settings,
+)
 from ingestd.stream.kinesis_shards import ShardInfo, ShardLineage, list_shards, partition_of, shard_id_of
 from ingestd.stream.spi import PartitionBounds, StartPosition
 
@@ -43,6 +50,8 @@ CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempt
 SHARD_REFRESH_S = 10.0  # how often an idle consumer re-reads its shard's description (closed yet?)
 GATE_CHECK_S = 0.5  # how often a child shard waiting for its parents looks for their end markers
 THROTTLED_WAIT_S = 1.0
+_REFUSED = {"UnrecognizedClientException", "InvalidSignatureException", "AccessDeniedException",
+            "ExpiredTokenException", "IncompleteSignature"}
 _RETRYABLE = {"ProvisionedThroughputExceededException", "LimitExceededException", "KMSThrottlingException"}
 
 
@@ -276,11 +285,18 @@ class KinesisMetadataProvider:
         try:
             shards = list_shards(self._client, name)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
                 raise TopicNotFound(f"Kinesis stream {name!r} does not exist in {self._where}",
                                     key="topic.name") from None
+            if code in _REFUSED:
+                raise StreamUnreachable(f"Kinesis at {self._where} refused the credentials: {exc}",
+                                        key=ACCESS_KEY) from exc
             raise StreamError(f"cannot list the shards of Kinesis stream {name!r}: {exc}") from exc
-        except (EndpointConnectionError, NoCredentialsError, BotoCoreError) as exc:
+        except NoCredentialsError as exc:
+            raise StreamUnreachable(f"no AWS credentials for Kinesis: set {ACCESS_KEY} and {SECRET_KEY}, or "
+                                    "the server's AWS environment", key=ACCESS_KEY) from exc
+        except (EndpointConnectionError, BotoCoreError) as exc:
             key = ENDPOINT if self._settings.endpoint else REGION
             raise StreamUnreachable(f"Kinesis at {self._where} cannot be reached: {exc}", key=key) from exc
         return sorted(partition_of(shard_id) for shard_id in shards)

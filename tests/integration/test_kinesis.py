@@ -4,6 +4,8 @@ after kill -9, splits and merges followed with each parent read to its end befor
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,10 @@ def test_pinots_example_kinesis_table_config_works_with_only_stream_name_and_end
         assert int(partition["currentOffset"]) > JSON_SAFE_INTEGER
         assert partition["offsetResets"] == 0 and partition["messagesLost"] == 0
 
+    metrics = server.http.get(server.url + "/metrics").text.splitlines()
+    offsets = [line for line in metrics if line.startswith("ingestd_partition_current_offset{")]
+    assert len(offsets) == 3 and all(float(line.split()[-1]) > 4.9e55 for line in offsets), offsets
+
     # sealed: the ledger takes 56-digit offsets, the segment metadata gives them back exactly
     force = server.http.post(server.url + "/tables/pullRequestMergedEvents/forceCommit")
     assert force.status_code == 200
@@ -158,6 +164,10 @@ def test_a_missing_stream_or_region_is_a_400_naming_the_key(
     del table["tableIndexConfig"]["streamConfigs"]["region"]
     response = server.post("/tables", table)
     assert response.status_code == 400 and "streamConfigs.region is missing" in response.json()["error"]
+    table["tableIndexConfig"]["streamConfigs"] |= {"region": "us-east-1", "endpoint": "http://127.0.0.1:9"}
+    response = server.post("/tables", table)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("tableIndexConfig.streamConfigs.endpoint Kinesis at http://127.0.0.1:9")
 
 
 def test_kill9_and_restart_neither_loses_nor_duplicates_a_row(
@@ -258,3 +268,13 @@ def test_a_child_shard_is_not_read_before_its_parents_last_records(
     from_children = _drain(left) + _drain(right)
     assert sorted(from_children) == sorted(b"c%d" % i for i in range(50))
     assert _drain(merged, seconds=2.5) == [b"m%d" % i for i in range(20)]
+
+
+def test_perf_kinesis_quick_completes_and_writes_a_result(tmp_path: Path) -> None:
+    """The perf script's harness (python -m perf.kinesis --quick): it asserts nothing about speed."""
+    done = subprocess.run([sys.executable, "-m", "perf.kinesis", "--quick", "--output", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    [written] = tmp_path.glob("*-kinesis-quick.json")
+    result = orjson.loads(written.read_bytes())
+    assert result["runs"][0]["raw_get_records_per_s"] > 0 and result["runs"][0]["rows_per_s_from_create"] > 0
