@@ -278,3 +278,32 @@ def test_perf_kinesis_quick_completes_and_writes_a_result(tmp_path: Path) -> Non
     [written] = tmp_path.glob("*-kinesis-quick.json")
     result = orjson.loads(written.read_bytes())
     assert result["runs"][0]["raw_get_records_per_s"] > 0 and result["runs"][0]["rows_per_s_from_create"] > 0
+
+
+def test_bounds_and_seek_serve_resuming_from_the_smallest_or_largest_offset(
+    moto: MotoServer, unique_name: str, tmp_path: Path
+) -> None:
+    """What resumeConsumption?consumeFrom=smallest|largest asks of a shard: where it begins (its first
+    sequence number: everything is read again) and where it ends (read to the end: only new records)."""
+    client = moto.kinesis()
+    create_stream(client, unique_name, 1)
+    put_records(client, unique_name, [b"a%d" % i for i in range(30)])
+    configs = kinesis_stream_configs(unique_name, moto.endpoint, **{"requests_per_second_limit": "100"})
+    stream = parse_table_config({"tableName": "t", "tableType": "REALTIME",
+                                 "segmentsConfig": {"timeColumnName": "timestamp"},
+                                 "tableIndexConfig": {"streamConfigs": configs}}).stream
+    consumer = _consumer(KinesisConsumerFactory(stream, "test"), tmp_path, 0)
+    first = consumer.fetch(10, 0)
+    assert first is not None and first.values == [b"a%d" % i for i in range(10)]
+    position = first.next_offset
+    bounds = consumer.bounds(position, 2.0)
+    assert bounds is not None and bounds.holds(position) and bounds.earliest == first.offset_at(0)
+    assert consumer.bounds(2**62, 2.0) is not None  # below the first sequence number: read to the end
+    end = consumer.bounds(2**62, 2.0).end  # type: ignore[union-attr]
+    consumer.seek(bounds.earliest)  # smallest: read again from the start
+    assert _drain(consumer, seconds=0.5) == [b"a%d" % i for i in range(30)]
+    assert consumer.bounds(end, 2.0).holds(end)  # type: ignore[union-attr]
+    consumer.seek(end)  # largest: only what comes next
+    assert _drain(consumer, seconds=0.3) == []
+    put_records(client, unique_name, [b"b0"], key_prefix="later")
+    assert _drain(consumer, seconds=0.5) == [b"b0"]
