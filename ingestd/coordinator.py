@@ -46,6 +46,7 @@ from ingestd.redact import secret_values
 from ingestd.rendezvous import Rendezvous
 from ingestd.settings import Settings
 from ingestd.stream.checks import check_stream
+from ingestd.stream.spi import connection_settings
 from ingestd.stream_probe import StreamProbe
 from ingestd.table_status import CoordinatorView, consuming_segments_info, table_status
 from ingestd.worker import WorkerOptions
@@ -172,8 +173,7 @@ class Coordinator(Assigning):
                 raise Conflict(f"table {spec.name}: {key} cannot switch between lowLevel and highLevel while "
                                "the table exists")
             old, new = self.catalog.table(name).config.stream, spec.config.stream
-            if (old.bootstrap_servers, old.client_properties) != (new.bootstrap_servers,
-                                                                  new.client_properties):
+            if connection_settings(old) != connection_settings(new):
                 check_stream(spec.consumer_factory(), new, list(secret_values(spec.config.raw)))
             self._apply([spec], lambda: self.catalog.commit_table(spec))
         with self._lock:

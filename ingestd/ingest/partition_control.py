@@ -32,7 +32,13 @@ from ingestd.ingest.partition_state import Work
 from ingestd.ingest.recovery import newest_record, uncommitted_tombstones
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.segment.thresholds import FlushPolicy
-from ingestd.stream.spi import ConsumerFactory, MessageBatch, PartitionBounds, StartPosition
+from ingestd.stream.spi import (
+    ConsumerFactory,
+    MessageBatch,
+    PartitionBounds,
+    StartPosition,
+    connection_settings,
+)
 
 if TYPE_CHECKING:
     from ingestd.ingest.partition import PartitionIngestor
@@ -214,8 +220,7 @@ class PartitionControl:
 
 def _connection(stream: StreamConfig) -> tuple[Any, ...]:
     """What the partition consumer is built from: a change rebuilds it."""
-    return (stream.bootstrap_servers, dict(stream.client_properties), stream.offset_reset,
-            stream.consumer_factory)
+    return connection_settings(stream), stream.offset_reset, stream.consumer_factory
 
 
 

@@ -43,6 +43,17 @@ class StartPosition:
     partition_dir: Path | None = None
 
 
+def connection_settings(config: StreamConfig) -> tuple[object, ...]:
+    """What a stream's clients are built from, for any stream type: the Kafka brokers and client
+    properties, and every other stream config key but the flush thresholds and the decoder's settings
+    (Kinesis' `endpoint`, `region`, credentials...). A live config change that alters it is checked
+    against the stream and rebuilds the partition consumers."""
+    decoder_prefix = f"stream.{config.stream_type}.decoder."
+    plugin_keys = tuple(sorted((key, value) for key, value in config.properties.items()
+                               if not key.startswith(("realtime.", decoder_prefix))))
+    return config.bootstrap_servers, tuple(sorted(config.client_properties.items())), plugin_keys
+
+
 JSON_SAFE_INTEGER = 2**53 - 1  # larger integers lose precision in JavaScript (and many JSON parsers)
 
 

@@ -26,7 +26,7 @@ from tests.support.kinesis_tables import (
     kinesis_stream_configs,
     put_records,
 )
-from tests.support.moto_server import MotoServer
+from tests.support.moto_server import MotoServer, moto_kinesis
 
 # Pinot's pullRequestMergedEvents example (pinot-tools/src/main/resources/examples/stream/
 # pullRequestMergedEvents/): the Kinesis table config as Pinot ships it, and its schema (abridged to the
@@ -307,3 +307,32 @@ def test_bounds_and_seek_serve_resuming_from_the_smallest_or_largest_offset(
     assert _drain(consumer, seconds=0.3) == []
     put_records(client, unique_name, [b"b0"], key_prefix="later")
     assert _drain(consumer, seconds=0.5) == [b"b0"]
+
+
+def test_a_live_endpoint_change_is_checked_and_rebuilds_the_consumers_without_losing_a_row(
+    moto: MotoServer, server: IngestdServer, unique_name: str
+) -> None:
+    client = moto.kinesis()
+    create_stream(client, unique_name, 2)
+    schema, table = kinesis_seed_configs(unique_name, moto.endpoint)
+    for path, document in (("/schemas", schema), ("/tables", table)):
+        assert server.post(path, document).status_code == 200
+    put_records(client, unique_name, [student_record(i) for i in range(100)])
+    wait_until(lambda: server.count(unique_name) == 100, timeout_s=30, what="100 rows")
+
+    stream = table["tableIndexConfig"]["streamConfigs"]
+    stream["endpoint"] = "http://127.0.0.1:9"
+    refused = server.http.put(f"{server.url}/tables/{unique_name}", json=table)
+    assert refused.status_code == 400 and "streamConfigs.endpoint" in refused.json()["error"]
+
+    with moto_kinesis() as other:  # a second endpoint onto the same streams (moto's state is per process)
+        stream["endpoint"] = other.endpoint
+        changed = server.http.put(f"{server.url}/tables/{unique_name}", json=table)
+        assert changed.status_code == 200, changed.text
+        wait_until(lambda: server.log.read_text().count("consumer rebuilt") >= 2, timeout_s=10,
+                   what="both shards' consumers rebuilt")
+        later = [student_record(i) for i in range(100, 200)]
+        put_records(other.kinesis(), unique_name, later, key_prefix="x")
+        wait_until(lambda: server.count(unique_name) >= 200, timeout_s=30, what="200 rows")
+        time.sleep(1.5)
+        assert _ids(server, unique_name) == list(range(200))

@@ -13,6 +13,7 @@ from ingestd.errors import ConfigError, NotSupportedYet, StreamError
 from ingestd.redact import MASK, mask_secrets
 from ingestd.stream.kinesis_config import KINESIS_KEYS, kinesis_settings
 from ingestd.stream.kinesis_shards import ShardInfo, partition_of, shard_id_of
+from ingestd.stream.spi import connection_settings
 
 PATH = "tableIndexConfig.streamConfigs"
 SEQUENCE = 49590338271490256608559692538361571095921575989136588898  # a real Kinesis sequence number
@@ -123,3 +124,12 @@ def test_shard_descriptions_carry_lineage_and_closing() -> None:
     numbers = {"StartingSequenceNumber": "1", "EndingSequenceNumber": "9"}
     closed = ShardInfo.from_api({"ShardId": "shardId-000000000000", "SequenceNumberRange": numbers})
     assert closed.closed and closed.ending == 9 and closed.parents == () and closed.partition == 0
+
+
+def test_a_change_of_endpoint_region_or_credentials_is_a_connection_change_flush_thresholds_are_not() -> None:
+    base = connection_settings(stream())
+    for changed in ({"endpoint": "http://127.0.0.1:4566"}, {"region": "us-west-2"},
+                    {"accessKey": "AKIA", "secretKey": "s3cr3t"}):
+        assert connection_settings(stream(**changed)) != base
+    assert connection_settings(stream(**{"realtime.segment.flush.threshold.rows": "10"})) == base
+    assert connection_settings(stream(**{"stream.kinesis.decoder.prop.x": "y"})) == base
