@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REVOKE_TIMEOUT_S = 30.0  # workers seal the revoked partitions' consuming segments (within the rebalance)
+STOP_TIMEOUT_S = 35.0  # a clean stop leaves every group: revocations (above) and commits
 
 
 def uses_group(spec: TableSpec) -> bool:
@@ -60,8 +61,9 @@ class GroupTables:
             self._members.clear()
         for member in members:
             member.stop(0)
+        deadline = time.monotonic() + STOP_TIMEOUT_S  # within the service's stop timeout (operations.md)
         for member in members:
-            member.stop()
+            member.stop(max(0.0, deadline - time.monotonic()))
 
     def committed_for_restart(self, table: str, partitions: tuple[int, ...]) -> dict[int, int] | None:
         """For a restarted worker's partitions (KafkaGroupMember.committed_for_restart)."""
