@@ -192,10 +192,20 @@ def test_kill9_and_restart_neither_loses_nor_duplicates_a_row(
 
 
 def test_splits_and_merges_are_followed_and_every_row_arrives_once(
-    moto: MotoServer, server: IngestdServer, unique_name: str
+    moto: MotoServer, tmp_path: Path, unique_name: str
 ) -> None:
     """Shards 0 and 1; shard 0 splits into 2 and 3; then 3 and 1 merge into 4. Rows written before,
-    between and after arrive exactly once; the new shards are found by the coordinator's re-listing."""
+    between and after arrive exactly once; the new shards are found by the coordinator's re-listing
+    (every 2 s here, `[workers] rediscover_interval_s`)."""
+    server = IngestdServer(tmp_path, toml={"workers": {"rediscover_interval_s": 2}})
+    server.start()
+    try:
+        _split_and_merge(moto, server, unique_name)
+    finally:
+        server.stop()
+
+
+def _split_and_merge(moto: MotoServer, server: IngestdServer, unique_name: str) -> None:
     client = moto.kinesis()
     create_stream(client, unique_name, 2)
     schema, table = kinesis_seed_configs(unique_name, moto.endpoint)
@@ -215,7 +225,7 @@ def test_splits_and_merges_are_followed_and_every_row_arrives_once(
     listed = client.list_shards(StreamName=unique_name)["Shards"]
     assert sorted(s["ShardId"] for s in listed) == [shard_id_of(p) for p in range(5)]
 
-    wait_until(lambda: server.count(unique_name) >= 600, timeout_s=90, what="600 rows (re-listing: 30 s)")
+    wait_until(lambda: server.count(unique_name) >= 600, timeout_s=60, what="600 rows")
     time.sleep(1.5)
     assert _ids(server, unique_name) == list(range(600))
     status = server.get(f"/tables/{unique_name}/status")
