@@ -30,6 +30,11 @@ from ingestd.errors import StreamError
 
 log = logging.getLogger(__name__)
 
+# A table's consumer.prop.* reach the log's producer too (security settings); these would only draw
+# librdkafka's "consumer property ignored" warnings there.
+_CONSUMER_ONLY = ("session.", "heartbeat.", "max.poll.", "auto.", "enable.auto.", "fetch.", "queued.",
+                  "max.partition.", "isolation.", "group.", "partition.assignment.", "enable.partition.eof",
+                  "check.crcs", "coordinator.")
 READ_TIMEOUT_S = 10.0
 WRITE_TIMEOUT_S = 10.0
 
@@ -88,8 +93,9 @@ class HandoverLog:
     def append(self, handovers: list[Handover]) -> None:
         """Write the records durably (each one flushed on its own); StreamError if that fails."""
         if self._producer is None:
-            self._producer = Producer(self._settings | {"acks": "all", "linger.ms": 0,
-                                                        "enable.idempotence": False})
+            producer_settings = {k: v for k, v in self._settings.items() if not k.startswith(_CONSUMER_ONLY)}
+            self._producer = Producer(producer_settings | {"acks": "all", "linger.ms": 0,
+                                                           "enable.idempotence": False})
         failures: list[str] = []
 
         def delivered(error: KafkaError | None, _message: Any) -> None:

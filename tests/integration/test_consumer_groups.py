@@ -6,6 +6,8 @@ killed one comes back (serving its sealed segments again and rejoining the group
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -218,3 +220,42 @@ def commit_offset(kafka: KafkaBroker, topic: str, group: str, offset: int) -> No
         consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
     finally:
         consumer.close()
+
+
+def test_a_worker_killed_in_group_mode_restarts_without_losing_or_doubling_rows(
+    kafka: KafkaBroker, tmp_path: Path, unique_name: str
+) -> None:
+    """A worker process killed -9 while rows arrive: its replacement drops the segments the group did not
+    get (the dead worker's reports not yet committed) and reads them again; every row is served once."""
+    table = unique_name
+    kafka.create_topic(table, 2)
+    server = IngestdServer(tmp_path, workers=2)
+    try:
+        server.start()
+        schema, config = seed_configs(table, **{"stream.kafka.topic.name": table,
+                                                "stream.kafka.broker.list": kafka.bootstrap, **GROUP_SETTINGS,
+                                                "realtime.segment.flush.threshold.rows": "100"})
+        for path, document in (("/schemas", schema), ("/tables", config)):
+            assert server.post(path, document).status_code == 200
+        wait_until(lambda: consumed_partitions(server, table) == {0, 1}, timeout_s=60, what="the assignment")
+        kafka.publish(table, (student_record(i) for i in range(500)), partitions=2)
+        wait_until(lambda: server.count(table) == 500, what="500 rows")
+        victim = server.get(f"/tables/{table}/status")["workers"]["1"]["pid"]
+
+        def publish_slowly() -> None:
+            for start in range(500, 2000, 100):
+                kafka.publish(table, (student_record(i) for i in range(start, start + 100)), partitions=2)
+                time.sleep(0.05)
+
+        feeder = threading.Thread(target=publish_slowly)
+        feeder.start()
+        time.sleep(0.2)
+        os.kill(victim, signal.SIGKILL)
+        feeder.join()
+        wait_until(lambda: exactly_once([server], table, 2000), timeout_s=60,
+                   what="2000 rows exactly once after the worker's restart")
+    finally:
+        try:
+            server.stop()
+        finally:
+            server.kill9()
