@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from ingestd.config import parse_schema, parse_table_config
+from ingestd.devtools.seed import seed_configs
+from ingestd.stream.kafka_group import group_id, is_group_mode
 from ingestd.stream.kafka_handovers import Handover, handover_topic, trim_points
 
 
@@ -32,3 +35,21 @@ def test_the_committed_offset_rules_when_no_one_took_over_after_this_server() ->
 def test_the_log_topic_is_named_after_the_group() -> None:
     assert handover_topic("ingestd-orders") == "ingestd-orders.ingestd-handovers"
     assert handover_topic("a b/c") == "a_b_c.ingestd-handovers"
+
+
+def test_pinot_high_level_configs_parse_into_group_mode() -> None:
+    """Pinot's highLevel example names the brokers `stream.kafka.hlc.bootstrap.server` (and a ZooKeeper
+    string ingestd ignores); the group defaults to `ingestd-<table>`."""
+    schema_doc, table_doc = seed_configs("orders")
+    streams = table_doc["tableIndexConfig"]["streamConfigs"]
+    brokers = streams.pop("stream.kafka.broker.list")
+    streams |= {"stream.kafka.consumer.type": "highLevel", "stream.kafka.hlc.bootstrap.server": brokers,
+                "stream.kafka.hlc.zk.connect.string": "localhost:2191/kafka"}
+    schema = parse_schema(schema_doc)
+    stream = parse_table_config(table_doc, {"orders": schema}).stream
+    assert is_group_mode(stream) and stream.bootstrap_servers == brokers
+    assert group_id(stream, "orders") == "ingestd-orders"
+    streams["stream.kafka.hlc.group.id"] = "shared"
+    assert group_id(parse_table_config(table_doc, {"orders": schema}).stream, "orders") == "shared"
+    streams |= {"stream.kafka.consumer.type": "LowLevel", "stream.kafka.broker.list": brokers}
+    assert not is_group_mode(parse_table_config(table_doc, {"orders": schema}).stream)
