@@ -314,7 +314,8 @@ class Coordinator(Assigning):
             with self._lock:
                 self._status[message.worker_id] = message
         elif isinstance(message, Checkpointed):
-            self._groups.report(message.table, message.partition, message.offset)
+            if self.pool.workers[message.worker_id].process.pid == message.worker_pid:  # not a dead one's
+                self._groups.report(message.table, message.partition, message.offset)
         elif isinstance(message, QueryReply | Ack | ControlReply | RevokeReply):
             self._rendezvous.deliver(message.request_id, message)
 

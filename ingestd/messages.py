@@ -128,6 +128,8 @@ class Checkpointed:
     table: str
     partition: int
     offset: int
+    worker_id: int = 0
+    worker_pid: int = 0  # a report of a worker process since replaced is stale: ignored
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,8 @@ class Worker:
     def _checkpoint_sink(self, table: str) -> Callable[[int], Callable[[int], None]]:
         """Consumer-group mode: each new checkpoint of a partition goes to the coordinator's group member."""
         def for_partition(partition: int) -> Callable[[int], None]:
-            return lambda offset: self._replies.put(Checkpointed(table, partition, offset))
+            return lambda offset: self._replies.put(Checkpointed(table, partition, offset, self.worker_id,
+                                                                 os.getpid()))
         return for_partition
 
     def _apply_spec(self, spec: TableSpec, server_partitions: int) -> None:
