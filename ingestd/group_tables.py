@@ -88,21 +88,22 @@ class GroupTables:
             trim=lambda committed: self._trim(table, committed),
         )
 
-    def _revoke(self, table: str, partitions: tuple[int, ...], seal: bool) -> dict[int, int]:
+    def _revoke(self, table: str, partitions: tuple[int, ...], seal: bool) -> tuple[dict[int, int], set[int]]:
+        """(each revoked partition's checkpoint, the partitions whose worker did not answer in time)."""
         coordinator = self._coordinator
         rendezvous, pool = coordinator.rendezvous, coordinator.pool
         request_id = rendezvous.open()
         by_worker = coordinator.revoke_partitions(table, partitions)
-        sent = 0
-        for worker_id, owned in by_worker.items():
-            if pool.is_alive(worker_id):
-                pool.send(worker_id, RevokePartitions(request_id, table, owned, seal))
-                sent += 1
-        replies: list[RevokeReply] = rendezvous.wait(request_id, sent, time.monotonic() + REVOKE_TIMEOUT_S)
-        if len(replies) < sent:
-            log.warning("table %s: %d worker(s) did not confirm the revocation of %s in time", table,
-                        sent - len(replies), list(partitions))
-        return {p: offset for reply in replies for p, offset in reply.checkpoints.items()}
+        sent = [w for w in by_worker if pool.is_alive(w)]  # a dead one's restart settles its partitions
+        for worker_id in sent:
+            pool.send(worker_id, RevokePartitions(request_id, table, by_worker[worker_id], seal))
+        deadline = time.monotonic() + REVOKE_TIMEOUT_S
+        replies: list[RevokeReply] = rendezvous.wait(request_id, len(sent), deadline)
+        silent = {p for w in set(sent) - {reply.worker_id for reply in replies} for p in by_worker[w]}
+        if silent:
+            log.warning("table %s: the revocation of partitions %s was not confirmed in time", table,
+                        sorted(silent))
+        return {p: offset for reply in replies for p, offset in reply.checkpoints.items()}, silent
 
     def _trim(self, table: str, committed: dict[int, int]) -> None:
         coordinator = self._coordinator

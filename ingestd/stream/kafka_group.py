@@ -69,7 +69,8 @@ class GroupCallbacks:
     local_partitions: Callable[[], list[int]]  # partitions with local data (served, maybe not consumed)
     # the partitions to consume now, the group's committed offsets, and where to cut sealed segments
     assigned: Callable[[tuple[int, ...], dict[int, int], dict[int, int]], None]
-    revoke: Callable[[tuple[int, ...], bool], dict[int, int]]  # seal (True) or drop; their checkpoints
+    # seal (True) or drop; their checkpoints, and the partitions whose worker did not answer in time
+    revoke: Callable[[tuple[int, ...], bool], tuple[dict[int, int], set[int]]]
     trim: Callable[[dict[int, int]], None]  # drop the sealed segments beyond these committed offsets
 
 
@@ -194,16 +195,17 @@ class KafkaGroupMember:
         committed before the partitions go to another member. What cannot be committed is trimmed."""
         log.info("table %s: consumer group %s %s partitions %s", self.table, self.group,
                  "lost" if lost else "revoked", list(partitions))
-        checkpoints = self._callbacks.revoke(partitions, not lost)
+        checkpoints, silent = self._callbacks.revoke(partitions, not lost)
         with self._lock:
             for partition, offset in checkpoints.items():
                 if partition in self._owned:
                     self._reported[partition] = max(offset, self._reported.get(partition, -1))
         failed = set(partitions) if lost else self._commit_reported(consumer, partitions)
         with self._lock:
-            # a partition the group has no offset of yet: every sealed segment of it goes (trim at 0)
-            uncommitted = {p: self._committed.get(p, 0) for p in failed
-                           if self._reported.get(p, -1) > self._committed.get(p, 0)}
+            # a partition the group has no offset of yet: every sealed segment of it goes (trim at 0); a
+            # worker that did not answer may still seal what the next owner reads again: trimmed after it
+            uncommitted = {p: self._committed.get(p, 0) for p in failed | silent
+                           if p in silent or self._reported.get(p, -1) > self._committed.get(p, 0)}
             self._owned -= set(partitions)
             for partition in partitions:
                 self._reported.pop(partition, None)
