@@ -5,7 +5,8 @@ rows not yet sealed are simply consumed again from the checkpoint. What it deleg
 continuity.py notices offset resets (retention, a re-created topic, a broker that lost its data),
 retention.py expires old segments and compacts the ledger, backoff.py paces the retries of failing
 seals and polls and keeps their log quiet, progress.py observes lag, rate, backlog and freshness.
-Each new checkpoint is also committed to the stream (Kafka's consumer group) for outside lag tools only.
+Each new checkpoint is also committed to the stream (Kafka's consumer group) for outside lag tools only;
+in consumer-group mode it goes to the coordinator instead, whose group member commits it.
 
 An offset reset is committed like a seal: the rows consumed before it are sealed first (a segment's
 offsets never go back or skip), then a reset record in the ledger makes the target the checkpoint, so
