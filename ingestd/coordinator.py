@@ -92,7 +92,8 @@ class Coordinator(Assigning):
         threads, memory_mb = self.settings.query.duckdb_limits(self.settings.worker_count + 1)
         self._pool = WorkerPool(self.settings.worker_count, WorkerOptions(
             str(self.settings.data_dir), self.settings.log_level, self.settings.query.threads_per_worker,
-            threads, memory_mb, log_format=self.settings.log_format), self._on_reply)
+            threads, memory_mb, log_format=self.settings.log_format, deep_store=self.settings.deep_store),
+            self._on_reply)
         loops = {"supervisor": (self._supervise, SUPERVISE_INTERVAL_S),
                  "stream-probe": (self._probe_streams, STREAM_PROBE_INTERVAL_S)}
         for name, (step, interval) in loops.items():

@@ -26,6 +26,8 @@ from typing import Any
 import psutil
 
 from ingestd.config.table import OffsetReset
+from ingestd.deepstore.config import DeepStoreSettings
+from ingestd.deepstore.worker_link import DeepStoreLink
 from ingestd.ingest.partition import PartitionIngestor
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.logs import configure_logging
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 FETCH_MAX_MESSAGES = 10_000
 IDLE_WAIT_S = 0.05
 STATUS_INTERVAL_S = 1.0
+REVOKE_FLUSH_S = 20.0  # group mode with a deep store: how long a revocation waits for pending commits
 # Each consume() of 10,000 messages allocates 10,000 GC-tracked Message objects. At the default gen-0
 # threshold (700) that runs the cyclic collector every 700 of them: ~11% of a worker's time in the
 # profile (perf/README.md), for objects reference counting frees anyway. Collect far less often.
@@ -70,6 +73,7 @@ class WorkerOptions:
     duckdb_threads: int = 1
     duckdb_memory_mb: int = 1024
     log_format: str = "text"  # logs.LOG_FORMATS
+    deep_store: DeepStoreSettings | None = None  # sealed segments also go to the tables' Delta tables
 
 
 def worker_main(worker_id: int, options: WorkerOptions, commands: Any, replies: Any) -> None:
@@ -87,13 +91,15 @@ def worker_main(worker_id: int, options: WorkerOptions, commands: Any, replies: 
     gc.set_threshold(*GC_THRESHOLDS)
     engine = ArrowSqlEngine(options.duckdb_threads, options.duckdb_memory_mb)
     queries = WorkerQueryService(worker_id, replies, options.query_threads, engine)
-    Worker(worker_id, DataPaths(Path(options.data_dir)), commands, replies, queries).run()
+    deep_store = DeepStoreLink(options.deep_store) if options.deep_store is not None else None
+    Worker(worker_id, DataPaths(Path(options.data_dir)), commands, replies, queries, deep_store).run()
 
 
 class Worker:
     def __init__(self, worker_id: int, paths: DataPaths, commands: Any, replies: Any,
-                 queries: WorkerQueryService) -> None:
+                 queries: WorkerQueryService, deep_store: DeepStoreLink | None = None) -> None:
         self.worker_id = worker_id
+        self._deep_store = deep_store
         self._paths = paths
         self._commands = commands
         self._replies = replies
@@ -124,6 +130,8 @@ class Worker:
             self._queries.close()
             for table in list(self._tables):
                 self._close_table(table)
+            if self._deep_store is not None:
+                self._deep_store.close()
 
     def _poll_partitions(self) -> int:
         consumed = 0
@@ -197,6 +205,9 @@ class Worker:
         decoder_class = spec.config.stream.decoder.load()
         committed = command.committed
         sink = None if committed is None else self._checkpoint_sink(spec.name)
+        link = self._deep_store if self._deep_store is not None and self._deep_store.supports(spec) else None
+        if link is not None and committed is not None:  # group mode resumes after what the deep store holds
+            committed = link.resume_offsets(spec, committed, (*partitions,))
         for partition in (*partitions, *command.held):
             consume = partition in partitions
             current = owned.get(partition)
@@ -207,15 +218,22 @@ class Worker:
                 del owned[partition]
             elif current is not None:
                 continue
+            group_sink = None if sink is None or not consume else sink(partition)
             try:
-                owned[partition] = PartitionIngestor(
+                owned[partition] = ingestor = PartitionIngestor(
                     spec, partition, self._paths.partition(spec.name, spec.uid, partition),
                     factory, decoder_class(spec.schema, spec.config), server_partitions=server_partitions,
                     paused=paused, consume=consume,
                     committed=None if committed is None else committed.get(partition),
                     trim_to=None if command.trim_to is None else command.trim_to.get(partition),
-                    checkpoint_sink=None if sink is None else sink(partition),
+                    # with a deep store, the group hears of a checkpoint once the Delta log holds it
+                    checkpoint_sink=_ignore if group_sink is not None and link is not None
+                    else None if sink is None else sink(partition),
                 )
+                if link is not None:
+                    ingestor.on_sealed = link.attach(
+                        spec, partition, self._paths.partition(spec.name, spec.uid, partition).segments,
+                        [meta for meta, _ in ingestor.sealed], committed is not None, group_sink)
                 self._errors.pop((spec.name, partition), None)
             except Exception as exc:  # reported in status; the coordinator re-sends assignments
                 self._errors[(spec.name, partition)] = f"{type(exc).__name__}: {exc}"
@@ -225,6 +243,7 @@ class Worker:
         """Release these partitions of the table (partition_control.py); each one's checkpoint."""
         checkpoints: dict[int, int] = {}
         owned = self._tables.get(table, {})
+        flush_until = time.monotonic() + REVOKE_FLUSH_S
         for partition in partitions:
             ingestor = owned.get(partition)
             if ingestor is None:
@@ -234,6 +253,9 @@ class Worker:
             except Exception:  # the consumer's close failed: it is released all the same
                 log.exception("%s[%d]: error while revoking", table, partition)
                 checkpoint = ingestor.release(False)
+            if self._deep_store is not None and self._deep_store.follows_group(table, partition):
+                left = max(0.0, flush_until - time.monotonic())
+                checkpoint = self._deep_store.flush(table, partition, left)
             if checkpoint is not None:
                 checkpoints[partition] = checkpoint
         return checkpoints
@@ -288,13 +310,20 @@ class Worker:
     def _close_table(self, table: str) -> None:
         self._specs.pop(table, None)
         self._server_partitions.pop(table, None)
+        if self._deep_store is not None:
+            self._deep_store.forget(table)
         for ingestor in self._tables.pop(table, {}).values():
             ingestor.close()
+
+    def _deep_store_status(self, table: str, partition: int) -> dict[str, Any]:
+        return {} if self._deep_store is None else self._deep_store.status_fields(table, partition)
 
     def _report_status(self) -> None:
         self._next_status = time.monotonic() + STATUS_INTERVAL_S
         partitions: dict[str, list[dict[str, Any]]] = {
-            table: [ingestor.status() for ingestor in owned.values()] for table, owned in self._tables.items()
+            table: [ingestor.status() | self._deep_store_status(table, partition)
+                    for partition, ingestor in owned.items()]
+            for table, owned in self._tables.items()
         }
         for (table, partition), error in self._errors.items():
             partitions.setdefault(table, []).append({"partition": partition, "state": "ERROR",
@@ -302,3 +331,7 @@ class Worker:
         cpu = self._process.cpu_times()
         self._replies.put(WorkerStatus(self.worker_id, os.getpid(), self._process.memory_info().rss,
                                        partitions, cpu.user + cpu.system))
+
+
+def _ignore(_offset: int) -> None:
+    """A checkpoint published elsewhere (the deep store's committer publishes it once committed)."""

@@ -47,6 +47,7 @@ class SealedSegment:
     first: int
     last: int
     sealed_at: float  # time.time() when sealed: the commit latency is measured from it
+    allow_gap: bool = True  # commit past offsets the log lacks (lowLevel: an offset reset skipped them)
 
 
 @dataclass
@@ -109,6 +110,11 @@ class DeepStoreCommitter:
                     "lastCommitLatencyMs": state.last_latency_ms, "lastOutcome": state.last_outcome,
                     "lastError": backoff.error if backoff is not None and backoff.failing else None}
 
+    def stored_offset(self, table: str, app_id: str) -> int | None:
+        """The last offset the table's Delta log holds for `app_id` (a read of the log; raises when the
+        store cannot be reached)."""
+        return self._log(table).committed_offset(app_id)  # type: ignore[no-any-return]
+
     def pending(self) -> int:
         with self._lock:
             return sum(len(s.pending) for s in self._partitions.values())
@@ -150,14 +156,26 @@ class DeepStoreCommitter:
 
         assert state.backoff is not None
         try:
+            if state.committed_offset is None and not state.committed_segments:
+                state.committed_offset = self._log(segment.table).committed_offset(
+                    application_id(segment.table, segment.topic, segment.partition))
+            if state.committed_offset is not None and segment.last <= state.committed_offset:
+                self._finish(segment, state, CommitOutcome.DUPLICATE)  # known from the log: not even read
+                return
             rows = _read_rows(segment.path)
             outcome = self._log(segment.table).commit(
                 application_id(segment.table, segment.topic, segment.partition), segment.first, segment.last,
-                rows)
+                rows, allow_gap=segment.allow_gap)
         except Exception as exc:  # the store is down, a file is unreadable...: retried with back-off
             with self._lock:
                 state.backoff.failed(f"{segment.name}: {type(exc).__name__}: {exc}")
             return
+        self._finish(segment, state, outcome)
+
+    def _finish(self, segment: SealedSegment, state: _PartitionState, outcome: Any) -> None:
+        from ingestd.deepstore.delta_log import CommitOutcome
+
+        assert state.backoff is not None
         with self._lock:
             state.backoff.succeeded()
             if state.pending and state.pending[0] is segment:

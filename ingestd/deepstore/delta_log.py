@@ -4,8 +4,9 @@
   1. read the Delta transaction version stored for the partition's application id: the last offset a
      commit covered (delta-rs keeps it in the log; it does not check versions itself: delta-rs issue 2580);
   2. decide: none stored, or `first offset - 1` stored → this segment is next (3); `last offset` or more
-     stored → already committed: a DUPLICATE, dropped; anything else → this server is STALE (another one
-     moved the partition on): the caller drops its local state for the partition and re-seeks;
+     stored → already committed: a DUPLICATE, dropped; an offset inside the segment → this server is
+     STALE (another one moved the partition on); less than `first - 1` → a gap: committed across when
+     the caller allows it (an offset reset skipped those offsets), else GapPending (retried later);
   3. upload the rows as one Parquet file into the table's directory (a crash now leaves an orphan file,
      which no commit references and `sweep_orphans` deletes later: never a duplicate row);
   4. commit one log entry holding both the file's add action and the transaction (application id,
@@ -41,6 +42,10 @@ class CommitOutcome(enum.Enum):
     STALE = "stale"  # the log moved past this server's position without it: nothing written
 
 
+class GapPending(Exception):
+    """The Delta log lacks the offsets just before a segment: retried until they are committed."""
+
+
 def application_id(table: str, topic: str, partition: int) -> str:
     return f"ingestd/{table}/{topic}/{partition}"
 
@@ -74,15 +79,21 @@ class DeltaSegmentLog:
         version = table.transaction_version(app_id)
         return None if version is None else int(version)
 
-    def commit(self, app_id: str, first: int, last: int, rows: pa.Table) -> CommitOutcome:
-        """Commit the rows of offsets [first, last] (inclusive) for `app_id`, exactly once."""
+    def commit(self, app_id: str, first: int, last: int, rows: pa.Table, allow_gap: bool = False
+               ) -> CommitOutcome:
+        """Commit the rows of offsets [first, last] (inclusive) for `app_id`, exactly once. A log that
+        stops short of `first - 1` is a gap: committed across with `allow_gap` (the offsets between were
+        skipped by an offset reset), else GapPending (another server's commits are still to come)."""
         data = delta_ready(rows)
         for _ in range(MAX_ATTEMPTS):
             table = self._table(data.schema)
             stored = table.transaction_version(app_id)
             if stored is not None and stored >= last:
                 return CommitOutcome.DUPLICATE
-            if stored is not None and stored != first - 1:
+            if stored is not None and stored < first - 1 and not allow_gap:
+                raise GapPending(f"{app_id}: waiting for offsets {stored + 1}-{first - 1} to be committed "
+                                 "first (by the partition's previous owner)")
+            if stored is not None and first <= stored:
                 return CommitOutcome.STALE
             action = self._upload(data)
             try:

@@ -67,6 +67,7 @@ class PartitionIngestor(PartitionControl):
         committed: int | None = None,
         checkpoint_sink: Callable[[int], None] | None = None,
         trim_to: int | None = None,
+        on_sealed: Callable[[SegmentMetadata], None] | None = None,
     ) -> None:
         """`clock` (monotonic seconds) paces probes, retries and retention; tests pass their own. `paused`:
         the table's consumption is paused (partition_control.py): nothing is fetched until resumed.
@@ -74,7 +75,8 @@ class PartitionIngestor(PartitionControl):
         mode: `committed` is the group's committed offset (sealed segments beyond it are dropped first; the
         partition starts at the larger of it and the local checkpoint; `trim_to`, if given, is where the
         sealed segments are cut instead) and `checkpoint_sink` receives each new checkpoint to commit to
-        the group (instead of the consumer's monitoring-only commit)."""
+        the group (instead of the consumer's monitoring-only commit). `on_sealed` receives each segment
+        once it is sealed and in the ledger (the deep store's committer)."""
         self.spec = spec
         self._clock = clock
         self._paused = paused
@@ -105,6 +107,7 @@ class PartitionIngestor(PartitionControl):
         self._seal_retry = FailureBackoff(self._label, "sealing", log, clock)
         self._poll_retry = FailureBackoff(self._label, "polling", log, clock)
         self._checkpoint_sink = checkpoint_sink
+        self.on_sealed = on_sealed
         self._consumer: PartitionConsumer = ReleasedConsumer()
         cut = trim_to if trim_to is not None else committed
         if cut is not None:
@@ -300,6 +303,8 @@ class PartitionIngestor(PartitionControl):
                                None if isinstance(exc, OSError) else exc)
             return False
         self._progress.seals.observe(time.perf_counter() - started)
+        if self.on_sealed is not None:
+            self.on_sealed(meta)  # hands the segment over (never blocks, never raises)
         self._commit_to_stream(meta.end_offset)
         self._recovered(self._seal_retry)
         self._policy.on_sealed(meta)

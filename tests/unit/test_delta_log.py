@@ -14,7 +14,13 @@ import pytest
 from deltalake import DeltaTable
 from moto.server import ThreadedMotoServer
 
-from ingestd.deepstore.delta_log import CommitOutcome, DeltaSegmentLog, application_id, delta_ready
+from ingestd.deepstore.delta_log import (
+    CommitOutcome,
+    DeltaSegmentLog,
+    GapPending,
+    application_id,
+    delta_ready,
+)
 
 APP = application_id("t", "topic", 0)
 
@@ -60,12 +66,16 @@ def test_segments_commit_in_order_exactly_once(store: tuple[str, dict[str, str]]
     assert log.commit(APP, 0, 9, rows(0, 9)) is CommitOutcome.COMMITTED
     assert log.commit(APP, 0, 9, rows(0, 9)) is CommitOutcome.DUPLICATE  # a retry after a lost answer
     assert log.commit(APP, 5, 9, rows(5, 9)) is CommitOutcome.DUPLICATE
-    assert log.commit(APP, 20, 29, rows(20, 29)) is CommitOutcome.STALE  # a gap: not this server's turn
+    with pytest.raises(GapPending):  # a gap: the previous owner's commits are still to come
+        log.commit(APP, 20, 29, rows(20, 29))
     assert log.commit(APP, 10, 19, rows(10, 19)) is CommitOutcome.COMMITTED
+    assert log.commit(APP, 15, 24, rows(15, 24)) is CommitOutcome.STALE  # someone else committed 15-19
+    # an offset reset skipped 20-29 (lowLevel: one owner): committed across the gap when allowed
+    assert log.commit(APP, 30, 34, rows(30, 34), allow_gap=True) is CommitOutcome.COMMITTED
     other = application_id("t", "topic", 1)
     assert log.commit(other, 100, 104, rows(100, 104)) is CommitOutcome.COMMITTED  # partitions apart
-    assert log.committed_offset(APP) == 19 and log.committed_offset(other) == 104
-    assert committed_ids(uri, options) == list(range(0, 20)) + list(range(100, 105))
+    assert log.committed_offset(APP) == 34 and log.committed_offset(other) == 104
+    assert committed_ids(uri, options) == list(range(0, 20)) + list(range(30, 35)) + list(range(100, 105))
     table = DeltaTable(uri, storage_options=options).to_pyarrow_table()
     assert table.schema.field("name").type == pa.string()
     assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")

@@ -1,0 +1,196 @@
+"""Sealed segments land exactly once in a Delta Lake table on moto's S3 server, read back with `deltalake`
+(not with ingestd): through a kill -9 mid-ingestion and a restart, and while the store is unreachable
+(segments stay pending, visible in the status, and are committed once it is back)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from deltalake import DeltaTable
+from moto.server import ThreadedMotoServer
+
+from ingestd.devtools.local_broker import KafkaBroker, free_port
+from ingestd.devtools.polling import wait_until
+from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.server_process import IngestdServer
+from tests.support.tables import create_table
+
+BUCKET = "lake"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+
+
+class S3:
+    """moto's S3 on a fixed port, so it can be stopped and started again (its data lives in this process)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server: ThreadedMotoServer | None = None
+
+    def start(self) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ALLOW_HTTP": "true", **CREDENTIALS}
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)  # the server reads its credentials from the environment
+    store = S3()
+    store.start()
+    boto3.client("s3", endpoint_url=store.endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    yield store
+    store.stop()
+
+
+def lake_server(tmp_path: Path, s3: S3, prefix: str) -> IngestdServer:
+    store = {"uri": f"s3://{BUCKET}/{prefix}", "endpoint": s3.endpoint, "region": "us-east-1",
+             "allow_http": True}
+    server = IngestdServer(tmp_path, workers=2, toml={"deep_store": store})
+    server.start()
+    return server
+
+
+def lake_students(s3: S3, prefix: str, table: str) -> list[int]:
+    try:
+        rows = DeltaTable(f"s3://{BUCKET}/{prefix}/{table}", storage_options=s3.options).to_pyarrow_table()
+    except Exception:  # not created yet
+        return []
+    return sorted(rows.column("studentID").to_pylist())
+
+
+def partition_reports(server: IngestdServer, table: str) -> list[dict[str, Any]]:
+    return list(server.get(f"/tables/{table}/status")["partitions"])
+
+
+def test_every_sealed_row_lands_once_through_a_kill_and_restart(
+    kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
+) -> None:
+    server = lake_server(tmp_path, s3, "kill")
+    try:
+        create_table(server, kafka, unique_name, 4, **{
+            "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+            "realtime.segment.flush.threshold.rows": "200"})
+        kafka.publish(unique_name, (student_record(i, student=i) for i in range(0, 1000)), partitions=4)
+        wait_until(lambda: len(lake_students(s3, "kill", unique_name)) >= 400, timeout_s=90,
+                   what="segments in the Delta table")
+        server.kill9()  # mid-ingestion: some sealed, some committed, some neither
+        kafka.publish(unique_name, (student_record(i, student=i) for i in range(1000, 2000)), partitions=4)
+        server.start()
+        wait_until(lambda: len(lake_students(s3, "kill", unique_name)) >= 2000, timeout_s=120,
+                   what="every row in the Delta table")
+        time.sleep(2.0)  # a duplicate commit would land now
+        assert lake_students(s3, "kill", unique_name) == list(range(2000))
+        reports = partition_reports(server, unique_name)
+        assert all(r["deepStore"]["pendingSegments"] == 0 and r["deepStore"]["lastError"] is None
+                   for r in reports), reports
+        # ingestd's own answer is the same rows
+        assert server.count(unique_name) == 2000
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_store_holds_segments_pending_then_commits_them(
+    kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
+) -> None:
+    server = lake_server(tmp_path, s3, "outage")
+    try:
+        create_table(server, kafka, unique_name, 2, **{
+            "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+            "realtime.segment.flush.threshold.rows": "50"})
+        kafka.publish(unique_name, (student_record(i, student=i) for i in range(100)), partitions=2)
+        wait_until(lambda: len(lake_students(s3, "outage", unique_name)) == 100, timeout_s=90,
+                   what="the first rows in the Delta table")
+        s3.stop()
+        kafka.publish(unique_name, (student_record(i, student=i) for i in range(100, 300)), partitions=2)
+
+        def pending() -> bool:
+            reports = partition_reports(server, unique_name)
+            return any(r.get("deepStore", {}).get("pendingSegments") and r["deepStore"]["lastError"]
+                       for r in reports)
+
+        wait_until(pending, timeout_s=60, what="pending segments and the store's error in the status")
+        assert server.count(unique_name) == 300  # queries go on from local segments meanwhile
+        time.sleep(10)
+        s3.start()
+        wait_until(lambda: len(lake_students(s3, "outage", unique_name)) >= 300, timeout_s=120,
+                   what="the pending segments committed once the store is back")
+        time.sleep(2.0)
+        assert lake_students(s3, "outage", unique_name) == list(range(300))
+        wait_until(lambda: not pending(), timeout_s=30, what="no pending segments")
+    finally:
+        server.stop()
+
+
+GROUP_SETTINGS = {
+    "stream.kafka.consumer.type": "highLevel",
+    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+    "stream.kafka.consumer.prop.session.timeout.ms": "6000",
+    "stream.kafka.consumer.prop.heartbeat.interval.ms": "500",
+    "realtime.segment.flush.threshold.rows": "400",
+}
+
+
+def add_group_table(server: IngestdServer, kafka: KafkaBroker, name: str) -> None:
+    schema, table = seed_configs(name, **{"stream.kafka.topic.name": name,
+                                          "stream.kafka.broker.list": kafka.bootstrap,
+                                          "stream.kafka.hlc.group.id": f"group-{name}", **GROUP_SETTINGS})
+    for path, document in (("/schemas", schema), ("/tables", table)):
+        response = server.post(path, document)
+        assert response.status_code == 200, response.text
+
+
+def consumed(server: IngestdServer, table: str) -> set[int]:
+    return {p["partition"] for p in server.get(f"/tables/{table}/status")["partitions"]}
+
+
+def test_two_servers_in_group_mode_commit_every_row_once_also_through_a_kill(
+    kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
+) -> None:
+    """Both servers share a 4-partition topic through the group protocol and one Delta table; one is
+    killed -9 while rows arrive, the other takes its partitions over from where the Delta log stops."""
+    table = unique_name
+    kafka.create_topic(table, 4)
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        servers.append(lake_server(tmp_path / name, s3, "group"))
+    first, second = servers
+    try:
+        for server in servers:
+            add_group_table(server, kafka, table)
+        wait_until(lambda: consumed(first, table) and consumed(second, table)
+                   and len(consumed(first, table) | consumed(second, table)) == 4, timeout_s=60,
+                   what="the group to split the partitions between both servers")
+        kafka.publish(table, (student_record(i, student=i) for i in range(2000)), partitions=4)
+        wait_until(lambda: len(lake_students(s3, "group", table)) >= 1200, timeout_s=60,
+                   what="sealed segments of both servers in the Delta table")
+        first.kill9()
+        kafka.publish(table, (student_record(i, student=i) for i in range(2000, 3000)), partitions=4)
+        wait_until(lambda: consumed(second, table) == {0, 1, 2, 3}, timeout_s=60,
+                   what="the second server to take every partition over")
+        wait_until(lambda: second.count(table) > 0 and second.post(f"/tables/{table}/forceCommit", {})
+                   .status_code == 200 and len(lake_students(s3, "group", table)) >= 3000, timeout_s=90,
+                   what="every row in the Delta table")
+        time.sleep(2.0)
+        assert lake_students(s3, "group", table) == list(range(3000))
+    finally:
+        for server in servers:
+            try:
+                server.stop()
+            finally:
+                server.kill9()
