@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from ingestd.devtools.local_broker import KafkaBroker
 from ingestd.devtools.seed import seed_configs
 from ingestd.devtools.server_process import IngestdServer
@@ -31,7 +33,12 @@ def segments_by_partition(server: IngestdServer, table: str) -> dict[int, list[d
     names = server.get(f"/segments/{table}")[0]["REALTIME"]
     found: dict[int, list[dict[str, Any]]] = {}
     for name in names:
-        meta = server.get(f"/segments/{table}/{name}/metadata")
+        try:
+            meta = server.get(f"/segments/{table}/{name}/metadata")
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                continue  # deleted (retention) between the listing and this read
+            raise
         if meta["status"] == "DONE":
             found.setdefault(meta["partition"], []).append(meta)
     return {p: sorted(metas, key=lambda m: m["sequenceNumber"]) for p, metas in found.items()}
