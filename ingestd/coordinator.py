@@ -22,6 +22,7 @@ from typing import Any
 from ingestd.assigning import Assigning
 from ingestd.catalog import Catalog
 from ingestd.config import Schema
+from ingestd.deepstore.query_source import DeepStoreQueries, DeltaSnapshot, excluded
 from ingestd.errors import ConfigError, Conflict, NotFound
 from ingestd.group_tables import GroupTables, uses_group
 from ingestd.ingest.table_spec import TableSpec
@@ -82,6 +83,7 @@ class Coordinator(Assigning):
         self._config_lock = threading.Lock()  # one config change (schema, table, pause state) at a time
         self._stopping = threading.Event()
         self._pool: WorkerPool | None = None
+        self._deep_queries = DeepStoreQueries(settings.deep_store) if settings.deep_store else None
         self._threads: list[threading.Thread] = []
         self._beats: dict[str, float] = {}  # loop name → when its last step ended
 
@@ -264,16 +266,26 @@ class Coordinator(Assigning):
         with self._lock:  # the workers consuming the table's partitions, and those serving sealed data
             owners = sorted({*self._assignments.get(plan.table, {}), *self._held.get(plan.table, {})})
         alive = [worker_id for worker_id in owners if self.pool.is_alive(worker_id)]
+        snapshot = self._deep_snapshot(plan.table)
         request_id = self._rendezvous.open(context.request_id)
         for worker_id in alive:
-            self.pool.send(worker_id, RunQuery(request_id, plan, context.deadline))
+            self.pool.send(worker_id, RunQuery(request_id, plan, context.deadline, excluded(snapshot)))
         replies: list[QueryReply] = self._rendezvous.wait(
             request_id, len(alive), context.deadline + REPLY_GRACE_S, context.cancelled)
+        if snapshot is not None and self._deep_queries is not None:
+            replies.append(self._deep_queries.reply(snapshot, plan, request_id, context.deadline))
         answered = {reply.worker_id for reply in replies}
         for worker_id in alive:
             if worker_id not in answered:
                 self.pool.send(worker_id, CancelQuery(request_id))
-        return Gathered(replies, len(owners))
+        return Gathered(replies, len(owners) + (snapshot is not None))
+
+    def _deep_snapshot(self, table: str) -> DeltaSnapshot | None:
+        """The table's Delta version a query reads (deep store on, for streams it supports)."""
+        if self._deep_queries is None:
+            return None
+        spec = self.catalog.table(table)
+        return self._deep_queries.snapshot(spec) if spec.config.stream.stream_type == "kafka" else None
 
     # status ----------------------------------------------------------------------------------
     def table_status(self, name: str) -> dict[str, Any]:

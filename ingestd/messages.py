@@ -85,6 +85,8 @@ class RunQuery:
     request_id: int
     plan: QueryPlan  # each worker runs its worker part (QueryPlan.worker_sql and the docs count)
     deadline: float = float("inf")  # time.monotonic() (one clock for all processes on the machine)
+    # sealed segments (name, start, end offsets) the query reads from the deep store instead
+    exclude: frozenset[tuple[str, int, int]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class WorkerQueryService:
             return self._error(request, QueryError.TABLE_DOES_NOT_EXIST, "no partitions of this table here")
         if time.monotonic() >= request.deadline:
             raise QueryError(QueryError.EXECUTION_TIMEOUT, "the query timed out before it started")
-        data = gather(views, schema, request.plan)
+        data = gather(views, schema, request.plan, request.exclude)
         result, matched = self._engine.run_part(request.plan, data.table, request.request_id,
                                                 request.deadline)
         return QueryReply(

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow.ipc as ipc
 
 from ingestd.deepstore.config import DeepStoreSettings
+from ingestd.deepstore.query_source import file_label
 from ingestd.ingest.backoff import FailureBackoff
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ class DeepStoreCommitter:
             rows = _read_rows(segment.path)
             outcome = self._log(segment.table).commit(
                 application_id(segment.table, segment.topic, segment.partition), segment.first, segment.last,
-                rows, allow_gap=segment.allow_gap)
+                rows, allow_gap=segment.allow_gap,
+                label=file_label(segment.name, segment.first, segment.last + 1))
         except Exception as exc:  # the store is down, a file is unreadable...: retried with back-off
             with self._lock:
                 state.backoff.failed(f"{segment.name}: {type(exc).__name__}: {exc}")

@@ -79,11 +79,12 @@ class DeltaSegmentLog:
         version = table.transaction_version(app_id)
         return None if version is None else int(version)
 
-    def commit(self, app_id: str, first: int, last: int, rows: pa.Table, allow_gap: bool = False
-               ) -> CommitOutcome:
+    def commit(self, app_id: str, first: int, last: int, rows: pa.Table, allow_gap: bool = False,
+               label: str = "") -> CommitOutcome:
         """Commit the rows of offsets [first, last] (inclusive) for `app_id`, exactly once. A log that
         stops short of `first - 1` is a gap: committed across with `allow_gap` (the offsets between were
-        skipped by an offset reset), else GapPending (another server's commits are still to come)."""
+        skipped by an offset reset), else GapPending (another server's commits are still to come).
+        `label` goes into the data file's name (query_source.py reads which segments a version holds)."""
         data = delta_ready(rows)
         for _ in range(MAX_ATTEMPTS):
             table = self._table(data.schema)
@@ -95,7 +96,7 @@ class DeltaSegmentLog:
                                  "first (by the partition's previous owner)")
             if stored is not None and first <= stored:
                 return CommitOutcome.STALE
-            action = self._upload(data)
+            action = self._upload(data, label)
             try:
                 table.create_write_transaction(
                     [action], mode="append", schema=data.schema,
@@ -122,8 +123,8 @@ class DeltaSegmentLog:
         except TableNotFoundError:
             return DeltaTable.create(self.uri, schema, mode="ignore", storage_options=self._options)
 
-    def _upload(self, data: pa.Table) -> AddAction:
-        name = f"{FILE_PREFIX}{uuid.uuid4().hex}.parquet"
+    def _upload(self, data: pa.Table, label: str = "") -> AddAction:
+        name = f"{FILE_PREFIX}{label + '-' if label else ''}{uuid.uuid4().hex}.parquet"
         path = f"{self._root}/{name}"
         with self._fs.open_output_stream(path) as out:
             pq.write_table(data, out)

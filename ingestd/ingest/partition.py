@@ -368,8 +368,8 @@ class PartitionIngestor(PartitionControl):
                                   self.segment.last_consumed_ms, self._defaults)
 
     def _sealed_pieces(self) -> tuple[SealedPiece, ...]:
-        return tuple(SealedPiece(table, meta.name, meta.min_time, meta.max_time)
-                     for meta, table in self.sealed)
+        return tuple(SealedPiece(table, meta.name, meta.min_time, meta.max_time,
+                                 (meta.start_offset, meta.end_offset)) for meta, table in self.sealed)
 
     def tables(self) -> tuple[list[pa.Table], pa.Table]:
         """The sealed segments' tables and the consuming segment's rows, as of the last change."""

@@ -19,6 +19,7 @@ class SealedPiece:
     name: str
     min_time: int | None
     max_time: int | None
+    offsets: tuple[int, int] | None = None  # the stream offsets it holds, [start, end)
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,17 @@ class QueryData:
     freshness_ms: int  # the oldest "last consumed" time among the consuming segments (0: none yet)
 
 
-def gather(views: Sequence[PartitionView], schema: pa.Schema, plan: QueryPlan) -> QueryData:
-    sealed = [piece for view in views for piece in view.sealed]
+def gather(views: Sequence[PartitionView], schema: pa.Schema, plan: QueryPlan,
+           exclude: frozenset[tuple[str, int, int]] = frozenset()) -> QueryData:
+    """`exclude`: sealed segments (name, start, end offsets) the query reads elsewhere (the deep store)."""
+    kept = [(piece, view) for view in views for piece in view.sealed if _kept(piece, exclude)]
+    sealed = [piece for piece, _ in kept]
     named = [(conform(piece.table, schema, view.defaults), piece.name)
-             for view in views for piece in view.sealed if _may_match(piece, plan.time_range)]
+             for piece, view in kept if _may_match(piece, plan.time_range)]
     named += [(pa.Table.from_batches([conform(batch, schema, view.defaults) for batch in view.consuming],
                                      schema=schema), view.consuming_name) for view in views]
-    tables = [_with_virtual(table, name, plan.virtual_columns) for table, name in named]
-    empty = _with_virtual(schema.empty_table(), "", plan.virtual_columns)
+    tables = [with_virtual(table, name, plan.virtual_columns) for table, name in named]
+    empty = with_virtual(schema.empty_table(), "", plan.virtual_columns)
     consumed = [view.last_consumed_ms for view in views if view.last_consumed_ms]
     return QueryData(
         table=pa.concat_tables(tables) if tables else empty,
@@ -50,6 +53,10 @@ def gather(views: Sequence[PartitionView], schema: pa.Schema, plan: QueryPlan) -
     )
 
 
+def _kept(piece: SealedPiece, exclude: frozenset[tuple[str, int, int]]) -> bool:
+    return not exclude or piece.offsets is None or (piece.name, *piece.offsets) not in exclude
+
+
 def _may_match(piece: SealedPiece, bounds: tuple[int | None, int | None] | None) -> bool:
     if bounds is None or piece.min_time is None or piece.max_time is None:
         return True
@@ -57,7 +64,7 @@ def _may_match(piece: SealedPiece, bounds: tuple[int | None, int | None] | None)
     return not ((high is not None and piece.min_time > high) or (low is not None and piece.max_time < low))
 
 
-def _with_virtual(table: pa.Table, segment: str, names: tuple[str, ...]) -> pa.Table:
+def with_virtual(table: pa.Table, segment: str, names: tuple[str, ...]) -> pa.Table:
     rows = table.num_rows
     for name in names:
         if name == "$docId":
