@@ -315,11 +315,25 @@ class Worker:
         for ingestor in self._tables.pop(table, {}).values():
             ingestor.close()
 
+    def _drop_local_copies(self) -> None:
+        """Local retention: sealed segments in the deep store long enough lose their local copy."""
+        assert self._deep_store is not None
+        for table, owned in self._tables.items():
+            for partition, ingestor in owned.items():
+                names = self._deep_store.local_drops(table, partition)
+                try:
+                    if names:
+                        ingestor.drop_local(names)
+                except Exception:  # reported; the copies are dropped at a later round or never: no loss
+                    log.exception("%s[%d]: cannot drop local copies of committed segments", table, partition)
+
     def _deep_store_status(self, table: str, partition: int) -> dict[str, Any]:
         return {} if self._deep_store is None else self._deep_store.status_fields(table, partition)
 
     def _report_status(self) -> None:
         self._next_status = time.monotonic() + STATUS_INTERVAL_S
+        if self._deep_store is not None:
+            self._drop_local_copies()
         partitions: dict[str, list[dict[str, Any]]] = {
             table: [ingestor.status() | self._deep_store_status(table, partition)
                     for partition, ingestor in owned.items()]

@@ -19,6 +19,7 @@ in consumer-group mode publishes a partition's checkpoint to the group only once
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,11 @@ UNSUPPORTED = "the deep store needs 64-bit offsets (Kafka); this stream's positi
 class DeepStoreLink:
     def __init__(self, settings: DeepStoreSettings) -> None:
         self._group_sinks: dict[tuple[str, int], Callable[[int], None]] = {}
+        self._local_retention_s = (None if settings.local_retention_ms is None
+                                   else settings.local_retention_ms / 1000)
+        # (table, partition) → (segment name, when its commit was known), for local retention
+        self._committed: dict[tuple[str, int], list[tuple[str, float]]] = {}
+        self._committed_lock = threading.Lock()
         self._unsupported: set[str] = set()
         self.committer = DeepStoreCommitter(settings, on_outcome=self._on_outcome)
         self.committer.start()
@@ -126,10 +132,27 @@ class DeepStoreLink:
     def close(self) -> None:
         self.committer.stop()
 
+    def local_drops(self, table: str, partition: int) -> set[str]:
+        """Segments whose local copy may go now: in the deep store for `local_retention` already."""
+        if self._local_retention_s is None:
+            return set()
+        cutoff = time.monotonic() - self._local_retention_s
+        with self._committed_lock:
+            entries = self._committed.get((table, partition), [])
+            due = {name for name, at in entries if at <= cutoff}
+            if due:
+                self._committed[(table, partition)] = [(n, at) for n, at in entries if n not in due]
+        return due
+
     def _on_outcome(self, segment: SealedSegment, outcome: Any) -> None:
-        """From the committer's thread: in group mode, the deep store's checkpoint goes to the group."""
+        """From the committer's thread: in group mode, the deep store's checkpoint goes to the group;
+        a segment in the store becomes a candidate for local retention."""
         from ingestd.deepstore.delta_log import CommitOutcome
 
+        if self._local_retention_s is not None and outcome is not CommitOutcome.STALE:
+            with self._committed_lock:
+                self._committed.setdefault((segment.table, segment.partition), []).append(
+                    (segment.name, time.monotonic()))
         sink = self._group_sinks.get((segment.table, segment.partition))
         if sink is not None and outcome is CommitOutcome.COMMITTED:  # never an older offset again
             sink(segment.last + 1)

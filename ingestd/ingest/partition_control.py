@@ -133,6 +133,16 @@ class PartitionControl:
                     ", ".join(sorted(names)), committed)
         return sorted(names)
 
+    def drop_local(self: PartitionIngestor, names: set[str]) -> int:
+        """Delete the local copies of these sealed segments (the deep store holds them, and queries read
+        them there); retired in the ledger like expired ones. Returns how many were dropped."""
+        kept = self._retention.retire(self.sealed, names, "dropped the local copy (in the deep store) of")
+        removed = len(self.sealed) - len(kept)
+        if removed:
+            self.sealed = kept
+            self._publish()
+        return removed
+
     def _checkpoint(self: PartitionIngestor) -> int | None:
         """Where the partition resumes: the end of its newest ledger record (None without one)."""
         newest = newest_record(self._retention.records)

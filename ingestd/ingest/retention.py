@@ -66,9 +66,16 @@ class RetentionKeeper:
         if self._retention_ms is None:
             return sealed
         cutoff = now_ms - self._retention_ms
+        expired = {meta.name for meta, _ in sealed
+                   if meta.max_time is not None and meta.max_time * self._time_factor < cutoff}
+        return self.retire(sealed, expired, "retention deleted")
+
+    def retire(self, sealed: Sealed, names: set[str], why: str) -> Sealed:
+        """Retire (in the ledger) and delete the named segments; returns the sealed segments that remain.
+        Also used once a segment is in the deep store and its local copy is no longer needed."""
         kept = list(sealed)
         for meta, _ in sealed:
-            if meta.max_time is None or meta.max_time * self._time_factor >= cutoff:
+            if meta.name not in names:
                 continue
             retired = dataclasses.replace(meta, retired=True)
             try:
@@ -79,7 +86,7 @@ class RetentionKeeper:
             self.records.append(retired)
             kept = [(m, t) for m, t in kept if m is not meta]
             (self._segments / meta.file_name).unlink(missing_ok=True)
-            log.info("%s: retention deleted %s (newest row %d)", self._label, meta.name, meta.max_time)
+            log.info("%s: %s %s (newest row %s)", self._label, why, meta.name, meta.max_time)
         if len(kept) < len(sealed) and self._ledger.size() > LEDGER_COMPACT_BYTES:
             self._compact([meta for meta, _ in kept])
         return kept

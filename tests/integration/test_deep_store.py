@@ -207,3 +207,29 @@ def test_two_servers_in_group_mode_commit_every_row_once_also_through_a_kill(
                 server.stop()
             finally:
                 server.kill9()
+
+
+def test_local_copies_of_committed_segments_go_and_answers_stay(
+    kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
+) -> None:
+    store = {"uri": f"s3://{BUCKET}/retained", "endpoint": s3.endpoint, "region": "us-east-1",
+             "allow_http": True, "local_retention": "1s"}
+    server = IngestdServer(tmp_path, workers=2, toml={"deep_store": store})
+    server.start()
+    try:
+        create_table(server, kafka, unique_name, 2, **{
+            "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+            "realtime.segment.flush.threshold.rows": "100"})
+        kafka.publish(unique_name, (student_record(i, student=i) for i in range(1010)), partitions=2)
+        wait_until(lambda: len(lake_students(s3, "retained", unique_name)) == 1000, timeout_s=60,
+                   what="the sealed rows in the Delta table")
+        local_files = lambda: list(server.data_dir.rglob("*.arrow"))  # noqa: E731
+        wait_until(lambda: not local_files(), timeout_s=30, what="the local copies to be dropped")
+        sql = f"SELECT COUNT(*), SUM(studentID) FROM {unique_name}"
+        assert server.query(sql)["resultTable"]["rows"] == [[1010, float(sum(range(1010)))]]
+        server.restart()
+        wait_until(lambda: server.count(unique_name) == 1010, timeout_s=30, what="the answer after restart")
+        assert server.query(sql)["resultTable"]["rows"] == [[1010, float(sum(range(1010)))]]
+        assert lake_students(s3, "retained", unique_name) == list(range(1000))
+    finally:
+        server.stop()
