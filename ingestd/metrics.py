@@ -50,6 +50,10 @@ PARTITION_GAUGES = (
     ("ingestd_partition_event_freshness_seconds", "eventFreshnessMs", 0.001,
      "Now minus the newest time-column value consumed."),
     ("ingestd_partition_consuming_rows", "consumingRows", 1, "Rows in the consuming segment."),
+    ("ingestd_deep_store_pending_segments", "deepStorePendingSegments", 1,
+     "Sealed segments not yet committed to the deep store (retried while it cannot be reached)."),
+    ("ingestd_deep_store_commit_latency_seconds", "deepStoreCommitLatencyMs", 0.001,
+     "From seal to commit in the deep store, for the partition's latest committed segment."),
 )
 
 

@@ -122,7 +122,10 @@ class DeepStoreLink:
         if table in self._unsupported:
             return {"deepStore": {"enabled": False, "reason": UNSUPPORTED}}
         status = self.committer.partition_status(table, partition)
-        return {} if status is None else {"deepStore": status}
+        if status is None:
+            return {}
+        return {"deepStore": status, "deepStorePendingSegments": status["pendingSegments"],
+                "deepStoreCommitLatencyMs": status["lastCommitLatencyMs"]}
 
     def forget(self, table: str, partition: int | None = None) -> None:
         self.committer.forget(table, partition)

@@ -135,6 +135,9 @@ def test_an_unreachable_store_holds_segments_pending_then_commits_them(
                        for r in reports)
 
         wait_until(pending, timeout_s=60, what="pending segments and the store's error in the status")
+        metrics = server.http.get(f"{server.url}/metrics").text
+        assert any(line.startswith("ingestd_deep_store_pending_segments{") and not line.endswith(" 0.0")
+                   for line in metrics.splitlines()), "pending segments in /metrics"
         assert server.count(unique_name) == 300  # queries go on from local segments meanwhile
         time.sleep(10)
         s3.start()
