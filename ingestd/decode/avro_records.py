@@ -56,16 +56,45 @@ def read_records(bodies: list[bytes], writer: WriterSchema, names: list[str],
     out.source = source
     named = named_physical(source.physical)
     by_name = {f["name"]: f for f in source.physical["fields"]}
+    kinds = {name: None if name not in by_name else arrow_type(by_name[name]["type"], named)
+             for name in names}
+    _drop_unfit(out, values, kinds)
     for name in names:
-        spec = by_name.get(name)
-        kind = None if spec is None else arrow_type(spec["type"], named)
-        if spec is None:
+        kind = kinds[name]
+        if name not in by_name:
             out.columns[name] = pa.nulls(len(out.good))
         elif kind is None:
             out.columns[name] = values[name]
         else:
             out.columns[name] = pa.array(values[name], type=kind)
     return out
+
+
+def _drop_unfit(out: RecordColumns, values: dict[str, list[Any]], kinds: dict[str, pa.DataType | None]
+                ) -> None:
+    """fastavro does not range-check: a damaged varint can read as an `int` beyond 32 bits. Such a
+    record is malformed (counted, skipped), never a failure of the whole batch."""
+    unfit: dict[int, str] = {}
+    for name, kind in kinds.items():
+        if kind is None:
+            continue
+        try:
+            pa.array(values[name], type=kind)
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+            pass
+        for index, value in enumerate(values[name]):
+            try:
+                pa.array([value], type=kind)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
+                unfit.setdefault(index, f"field {name!r}: {exc}")
+    if not unfit:
+        return
+    for index, why in unfit.items():
+        out.errors[out.good[index]] = why
+    out.good = [position for index, position in enumerate(out.good) if index not in unfit]
+    for name in values:
+        values[name] = [value for index, value in enumerate(values[name]) if index not in unfit]
 
 
 def _read(body: bytes, writer: WriterSchema, reader: WriterSchema | None) -> dict[str, Any]:

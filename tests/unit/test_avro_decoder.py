@@ -240,3 +240,25 @@ def test_pinot_avro_class_names_resolve_and_a_bad_schema_property_names_its_key(
         assert resolve_decoder(f"org.apache.pinot.plugin.inputformat.avro.{name}", "p").load()
     with pytest.raises(ConfigError, match=r"decoder\.prop\.schema"):
         decoder_for({"type": "enum", "name": "E", "symbols": ["A"]})
+
+
+def test_an_int_beyond_32_bits_is_a_malformed_record_not_a_failed_batch() -> None:
+    """fastavro reads a damaged varint of an `int` field as whatever number it spells (found by the fuzz
+    test: 1600000000000): that record is counted and skipped, the others kept."""
+    from ingestd.decode.avro_records import read_records
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "i", "type": "int"},
+                                                        {"name": "timestamp", "type": "long"}]}
+    wide = {"type": "record", "name": "R", "fields": [{"name": "i", "type": "long"},
+                                                      {"name": "timestamp", "type": "long"}]}
+
+    def body(value: int, schema: dict[str, Any]) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"i": value, "timestamp": 1})
+        return out.getvalue()
+
+    writer = load_writer_schema(json.dumps(schema), "schema")
+    read = read_records([body(1, schema), body(1_600_000_000_000, wide), body(3, schema)], writer,
+                        ["i", "timestamp"])
+    assert read.good == [0, 2] and set(read.errors) == {1} and "'i'" in read.errors[1]
+    assert read.columns["i"].to_pylist() == [1, 3]
