@@ -79,7 +79,12 @@ class KafkaBroker:
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
         count = 0
         for index, value in enumerate(values):
-            producer.produce(topic, value=value, partition=index % partitions)
+            while True:
+                try:
+                    producer.produce(topic, value=value, partition=index % partitions)
+                    break
+                except BufferError:  # the local queue is full (a slow broker): let it drain
+                    producer.poll(0.1)
             count += 1
             if count % 10_000 == 0:
                 producer.poll(0)
