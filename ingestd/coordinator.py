@@ -278,7 +278,8 @@ class Coordinator(Assigning):
         for worker_id in alive:
             if worker_id not in answered:
                 self.pool.send(worker_id, CancelQuery(request_id))
-        return Gathered(replies, len(owners) + (snapshot is not None))
+        return Gathered(replies, len(owners) + (snapshot is not None),
+                        None if snapshot is None else snapshot.version)
 
     def _deep_snapshot(self, table: str) -> DeltaSnapshot | None:
         """The table's Delta version a query reads (deep store on, for streams it supports)."""

@@ -44,6 +44,7 @@ class QueryContext:
 class Gathered:
     replies: list[QueryReply]
     queried: int  # workers asked; fewer replies means some did not answer in time
+    deep_store_version: int | None = None  # the Delta table version the answer read, if any
 
 
 class Cluster(Protocol):
@@ -188,6 +189,9 @@ class Broker:
             "requestId": str(context.request_id),
             "timeUsedMs": _elapsed_ms(started),
         }
+        if gathered.deep_store_version is not None:  # what a deep-store answer covers (docs/deep-store.md)
+            response["deepStore"] = {"deltaVersion": gathered.deep_store_version,
+                                     "freshRows": "this server's only (no [cluster] peers)"}
         if missing:
             response["exceptions"].append({
                 "errorCode": QueryError.SERVER_NOT_RESPONDING,
