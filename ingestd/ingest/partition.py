@@ -346,15 +346,6 @@ class PartitionIngestor(PartitionControl):
         if error is not None and self.counters.last_error == error:
             self.counters.last_error = None
 
-    def apply_retention(self, now: int) -> int:
-        """Delete sealed segments whose newest row is older than the table's retention; returns how many."""
-        kept = self._retention.expire(self.sealed, now)
-        removed = len(self.sealed) - len(kept)
-        if removed:
-            self.sealed = kept
-            self._publish()
-        return removed
-
     def _new_segment(self, sequence: int, start_offset: int | None) -> ConsumingSegment:
         return ConsumingSegment(self.spec.name, self.partition, sequence, start_offset, self._schema,
                                 row_limit=self._policy.row_limit())

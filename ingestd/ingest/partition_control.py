@@ -12,7 +12,9 @@
 * revocation (the partition went to another worker or server, or vanished from the stream): seal the
   consuming segment, or drop it if that fails (its rows are read again by the next owner), close the
   consumer; the sealed segments stay served;
-* consumer-group mode: drop the sealed segments the group's committed offset does not cover.
+* consumer-group mode: drop the sealed segments the group's committed offset does not cover;
+* retention: delete the sealed segments past the table's retention, and the local copies of segments the
+  deep store holds (`[deep_store] local_retention`).
 
 A mixin of PartitionIngestor (partition.py), which owns the state it works on.
 """
@@ -132,6 +134,15 @@ class PartitionControl:
                     "partition's owner reads offsets from %d again", self._label, len(dropped),
                     ", ".join(sorted(names)), committed)
         return sorted(names)
+
+    def apply_retention(self: PartitionIngestor, now: int) -> int:
+        """Delete sealed segments whose newest row is older than the table's retention; returns how many."""
+        kept = self._retention.expire(self.sealed, now)
+        removed = len(self.sealed) - len(kept)
+        if removed:
+            self.sealed = kept
+            self._publish()
+        return removed
 
     def drop_local(self: PartitionIngestor, names: set[str]) -> int:
         """Delete the local copies of these sealed segments (the deep store holds them, and queries read
