@@ -139,7 +139,7 @@ def test_an_unreachable_store_holds_segments_pending_then_commits_them(
         assert any(line.startswith("ingestd_deep_store_pending_segments{") and not line.endswith(" 0.0")
                    for line in metrics.splitlines()), "pending segments in /metrics"
         assert server.count(unique_name) == 300  # queries go on from local segments meanwhile
-        time.sleep(10)
+        time.sleep(30)  # unreachable for 30 s, as the issue asks
         s3.start()
         wait_until(lambda: len(lake_students(s3, "outage", unique_name)) >= 300, timeout_s=120,
                    what="the pending segments committed once the store is back")
