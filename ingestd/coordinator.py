@@ -40,6 +40,7 @@ from ingestd.messages import (
     WorkerStatus,
 )
 from ingestd.paths import DataPaths
+from ingestd.peers import Peers
 from ingestd.query.broker import REPLY_GRACE_S, Gathered, QueryContext
 from ingestd.query.plan import QueryPlan
 from ingestd.query.table_info import TableInfo
@@ -84,6 +85,7 @@ class Coordinator(Assigning):
         self._stopping = threading.Event()
         self._pool: WorkerPool | None = None
         self._deep_queries = DeepStoreQueries(settings.deep_store) if settings.deep_store else None
+        self._peers = Peers(settings.peers, settings.auth) if settings.peers else None
         self._threads: list[threading.Thread] = []
         self._beats: dict[str, float] = {}  # loop name → when its last step ended
 
@@ -266,20 +268,27 @@ class Coordinator(Assigning):
         with self._lock:  # the workers consuming the table's partitions, and those serving sealed data
             owners = sorted({*self._assignments.get(plan.table, {}), *self._held.get(plan.table, {})})
         alive = [worker_id for worker_id in owners if self.pool.is_alive(worker_id)]
-        snapshot = self._deep_snapshot(plan.table)
+        snapshot = None if context.local_only else self._deep_snapshot(plan.table)
+        exclude = (self._deep_queries.covered_at(plan.table, context.delta_version)
+                   if context.local_only and self._deep_queries is not None else excluded(snapshot))
         request_id = self._rendezvous.open(context.request_id)
         for worker_id in alive:
-            self.pool.send(worker_id, RunQuery(request_id, plan, context.deadline, excluded(snapshot)))
+            self.pool.send(worker_id, RunQuery(request_id, plan, context.deadline, exclude))
         replies: list[QueryReply] = self._rendezvous.wait(
             request_id, len(alive), context.deadline + REPLY_GRACE_S, context.cancelled)
         if snapshot is not None and self._deep_queries is not None:
             replies.append(self._deep_queries.reply(snapshot, plan, request_id, context.deadline))
+        peers = 0
+        if self._peers is not None and not context.local_only and uses_group(self.catalog.table(plan.table)):
+            peers = len(self._peers)
+            replies += self._peers.gather(context.sql, request_id, context.deadline,
+                                          None if snapshot is None else snapshot.version)
         answered = {reply.worker_id for reply in replies}
         for worker_id in alive:
             if worker_id not in answered:
                 self.pool.send(worker_id, CancelQuery(request_id))
-        return Gathered(replies, len(owners) + (snapshot is not None),
-                        None if snapshot is None else snapshot.version)
+        return Gathered(replies, len(owners) + (snapshot is not None) + peers,
+                        None if snapshot is None else snapshot.version, peers)
 
     def _deep_snapshot(self, table: str) -> DeltaSnapshot | None:
         """The table's Delta version a query reads (deep store on, for streams it supports)."""

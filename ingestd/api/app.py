@@ -23,6 +23,7 @@ from ingestd.api.bodies import json_document, reported
 from ingestd.api.console import add_console_routes
 from ingestd.api.controller_routes import add_controller_routes
 from ingestd.api.docs_page import add_docs_page
+from ingestd.api.peer_routes import add_peer_routes
 from ingestd.api.query_routes import add_query_routes
 from ingestd.api.table_configs_routes import add_table_configs_routes
 from ingestd.api.table_ops_routes import add_table_ops_routes
@@ -49,6 +50,7 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     admission = QueryAdmission(query.max_concurrent, waiting=4 * query.max_concurrent)
     metrics = ServerMetrics(coordinator.table_views, coordinator.worker_statuses)
     add_query_routes(app, broker, admission, query.timeout_ms, metrics.queries.observe)
+    add_peer_routes(app, broker, admission)
     add_console_routes(app)
     add_docs_page(app)
     catalog = coordinator.catalog

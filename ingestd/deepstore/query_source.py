@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ingestd.deepstore.config import DeepStoreSettings
+from ingestd.errors import QueryError
 from ingestd.ingest.evolution import conform
 from ingestd.ingest.table_spec import TableSpec
 from ingestd.messages import QueryReply
@@ -103,6 +104,19 @@ class DeepStoreQueries:
                           total_docs=data.num_rows, segments=len(snapshot.covered),
                           segments_processed=len(snapshot.covered),
                           segments_matched=len(snapshot.covered) if matched else 0)
+
+    def covered_at(self, table: str, version: int | None) -> frozenset[tuple[str, int, int]]:
+        """A peer's request: the segments the asking server's Delta version holds (none without one)."""
+        from deltalake import DeltaTable
+
+        if version is None:
+            return frozenset()
+        try:
+            snapshot = DeltaTable(self._settings.table_uri(table), version=version,
+                                  storage_options=self._settings.storage_options)
+            return frozenset(_covered(snapshot.file_uris()))
+        except Exception as exc:  # cannot tell what is covered: this peer's part would double rows
+            raise QueryError(QueryError.QUERY_EXECUTION, f"the deep store cannot be read: {exc}") from exc
 
     def forget(self, table: str) -> None:
         with self._lock:

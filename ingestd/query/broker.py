@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ingestd.errors import QueryError
 from ingestd.messages import QueryReply
+from ingestd.peers import encode_partial
 from ingestd.query.engine import ArrowSqlEngine
 from ingestd.query.plan import QueryPlan
 from ingestd.query.planner import plan_query
@@ -38,6 +39,9 @@ class QueryContext:
     request_id: int = field(default_factory=new_request_id)
     deadline: float = float("inf")  # time.monotonic()
     cancelled: threading.Event = field(default_factory=threading.Event)
+    sql: str = ""  # as planned (peers plan the same text)
+    local_only: bool = False  # a peer's request: this server's workers only (peers.py)
+    delta_version: int | None = None  # a peer's request: the Delta version the asking server read
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Gathered:
     replies: list[QueryReply]
     queried: int  # workers asked; fewer replies means some did not answer in time
     deep_store_version: int | None = None  # the Delta table version the answer read, if any
+    peers: int = 0  # peer servers asked (consumer-group tables with [cluster] peers)
 
 
 class Cluster(Protocol):
@@ -102,6 +107,20 @@ class Broker:
         finally:
             self._engine.forget_interrupted(context.request_id)
 
+    def partial(self, sql: str, timeout_ms: int, delta_version: int | None) -> dict[str, Any]:
+        """A peer's request (peers.py): this server's workers' part of `sql`, unmerged."""
+        context = QueryContext(deadline=time.monotonic() + timeout_ms / 1000, sql=sql, local_only=True,
+                               delta_version=delta_version)
+        try:
+            if len(sql.encode()) > self._max_sql_bytes:
+                raise QueryError(QueryError.SQL_PARSING, "the query is longer than the server's limit")
+            gathered = self._cluster.scatter(self._prepare(sql).plan, context)
+            return encode_partial(gathered.replies, gathered.queried - len(gathered.replies))
+        except QueryError as exc:
+            return {"missing": 0, "error": [exc.code, str(exc)]}
+        finally:
+            self._engine.forget_interrupted(context.request_id)
+
     def cancel(self, context: QueryContext) -> None:
         """The client went away: stop the query wherever it runs."""
         context.cancelled.set()
@@ -135,6 +154,7 @@ class Broker:
         prepared = self._prepare(sql)
         plan = prepared.plan
         _check_alive(context, timeout_ms)
+        context.sql = sql
         gathered = self._cluster.scatter(plan, context)
         if context.cancelled.is_set():
             raise QueryError(QueryError.QUERY_CANCELLED, "the query was cancelled")
@@ -190,8 +210,9 @@ class Broker:
             "timeUsedMs": _elapsed_ms(started),
         }
         if gathered.deep_store_version is not None:  # what a deep-store answer covers (docs/deep-store.md)
-            response["deepStore"] = {"deltaVersion": gathered.deep_store_version,
-                                     "freshRows": "this server's only (no [cluster] peers)"}
+            response["deepStore"] = {"deltaVersion": gathered.deep_store_version, "freshRows": (
+                f"this server's and its {gathered.peers} peers'" if gathered.peers
+                else "this server's only (no [cluster] peers)")}
         if missing:
             response["exceptions"].append({
                 "errorCode": QueryError.SERVER_NOT_RESPONDING,

@@ -238,3 +238,40 @@ def test_local_copies_of_committed_segments_go_and_answers_stay(
         assert lake_students(s3, "retained", unique_name) == list(range(1000))
     finally:
         server.stop()
+
+
+def test_peers_and_the_deep_store_together_answer_each_row_once(
+    kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
+) -> None:
+    """Committed rows come from the Delta table, fresh ones from each server: asked through either server,
+    every row once (a peer leaves out what the asking server's Delta version holds)."""
+    table = unique_name
+    kafka.create_topic(table, 4)
+    ports = [free_port(), free_port()]
+    store = {"uri": f"s3://{BUCKET}/peers", "endpoint": s3.endpoint, "region": "us-east-1",
+             "allow_http": True}
+    servers = []
+    for index, name in enumerate(("a", "b")):
+        (tmp_path / name).mkdir()
+        servers.append(IngestdServer(tmp_path / name, workers=1, port=ports[index], toml={
+            "deep_store": store, "cluster": {"peers": [f"http://127.0.0.1:{ports[1 - index]}"]}}))
+    try:
+        for server in servers:
+            server.start()
+            add_group_table(server, kafka, table)
+        wait_until(lambda: all(consumed(server, table) for server in servers), timeout_s=60,
+                   what="the group to split the partitions between both servers")
+        kafka.publish(table, (student_record(i, student=i) for i in range(1500)), partitions=4)
+        wait_until(lambda: len(lake_students(s3, "peers", table)) >= 400, timeout_s=60,
+                   what="some segments in the Delta table")
+        sql = f"SELECT COUNT(*), COUNT(DISTINCT studentID) FROM {table}"
+        for server in servers:
+            wait_until(lambda server=server: server.query(sql)["resultTable"]["rows"] == [[1500, 1500]],
+                       timeout_s=30, what="every row once from either server")
+        assert len(lake_students(s3, "peers", table)) < 1500  # some rows were fresh, not committed
+    finally:
+        for server in servers:
+            try:
+                server.stop()
+            finally:
+                server.kill9()
