@@ -116,6 +116,8 @@ class Coordinator(Assigning):
             self._pool.stop()
         for thread in self._threads:
             thread.join(2)
+        if self._peers is not None:
+            self._peers.close()
 
     @property
     def pool(self) -> WorkerPool:
