@@ -20,36 +20,20 @@ from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.devtools.server_process import IngestdServer
 from ingestd.stream.kafka_handovers import Handover, HandoverLog, trim_points
+from tests.support.group_tables import GROUP_SETTINGS as SUPPORT_SETTINGS
+from tests.support.group_tables import add_group_table
+from tests.support.group_tables import consumed as consumed_partitions
 from tests.support.tables import create_table, segments_by_partition
 
 PARTITIONS = 4
-GROUP_SETTINGS = {
-    "stream.kafka.consumer.type": "highLevel",
-    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-    "stream.kafka.consumer.prop.session.timeout.ms": "6000",
-    "stream.kafka.consumer.prop.heartbeat.interval.ms": "500",
-    "realtime.segment.flush.threshold.rows": "600",  # 300 rows per segment on a server with 2 partitions
-}
-
-
-def add_group_table(server: IngestdServer, kafka: KafkaBroker, name: str) -> None:
-    schema, table = seed_configs(name, **{"stream.kafka.topic.name": name,
-                                          "stream.kafka.broker.list": kafka.bootstrap,
-                                          "stream.kafka.hlc.group.id": f"group-{name}", **GROUP_SETTINGS})
-    for path, document in (("/schemas", schema), ("/tables", table)):
-        response = server.post(path, document)
-        assert response.status_code == 200, response.text
+GROUP_SETTINGS = {**SUPPORT_SETTINGS,
+                  "realtime.segment.flush.threshold.rows": "600"}  # 300 rows a segment with 2 partitions
 
 
 def keys(server: IngestdServer, table: str) -> list[str]:
     answer = server.query(f"SELECT firstName FROM {table} LIMIT 1000000")
     assert not answer.get("exceptions"), answer["exceptions"]
     return [row[0] for row in answer["resultTable"]["rows"]]
-
-
-def consumed_partitions(server: IngestdServer, table: str) -> set[int]:
-    status = server.get(f"/tables/{table}/status")
-    return {p["partition"] for p in status["partitions"]}
 
 
 def exactly_once(servers: list[IngestdServer], table: str, published: int) -> bool:

@@ -17,8 +17,9 @@ from moto.server import ThreadedMotoServer
 
 from ingestd.devtools.local_broker import KafkaBroker, free_port
 from ingestd.devtools.polling import wait_until
-from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.seed import student_record
 from ingestd.devtools.server_process import IngestdServer
+from tests.support.group_tables import add_group_table, consumed
 from tests.support.tables import create_table
 
 BUCKET = "lake"
@@ -150,28 +151,6 @@ def test_an_unreachable_store_holds_segments_pending_then_commits_them(
         server.stop()
 
 
-GROUP_SETTINGS = {
-    "stream.kafka.consumer.type": "highLevel",
-    "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-    "stream.kafka.consumer.prop.session.timeout.ms": "6000",
-    "stream.kafka.consumer.prop.heartbeat.interval.ms": "500",
-    "realtime.segment.flush.threshold.rows": "400",
-}
-
-
-def add_group_table(server: IngestdServer, kafka: KafkaBroker, name: str) -> None:
-    schema, table = seed_configs(name, **{"stream.kafka.topic.name": name,
-                                          "stream.kafka.broker.list": kafka.bootstrap,
-                                          "stream.kafka.hlc.group.id": f"group-{name}", **GROUP_SETTINGS})
-    for path, document in (("/schemas", schema), ("/tables", table)):
-        response = server.post(path, document)
-        assert response.status_code == 200, response.text
-
-
-def consumed(server: IngestdServer, table: str) -> set[int]:
-    return {p["partition"] for p in server.get(f"/tables/{table}/status")["partitions"]}
-
-
 def test_two_servers_in_group_mode_commit_every_row_once_also_through_a_kill(
     kafka: KafkaBroker, tmp_path: Path, s3: S3, unique_name: str
 ) -> None:
@@ -186,7 +165,7 @@ def test_two_servers_in_group_mode_commit_every_row_once_also_through_a_kill(
     first, second = servers
     try:
         for server in servers:
-            add_group_table(server, kafka, table)
+            add_group_table(server, kafka, table, rows=400)
         wait_until(lambda: consumed(first, table) and consumed(second, table)
                    and len(consumed(first, table) | consumed(second, table)) == 4, timeout_s=60,
                    what="the group to split the partitions between both servers")
@@ -258,7 +237,7 @@ def test_peers_and_the_deep_store_together_answer_each_row_once(
     try:
         for server in servers:
             server.start()
-            add_group_table(server, kafka, table)
+            add_group_table(server, kafka, table, rows=400)
         wait_until(lambda: all(consumed(server, table) for server in servers), timeout_s=60,
                    what="the group to split the partitions between both servers")
         kafka.publish(table, (student_record(i, student=i) for i in range(1500)), partitions=4)

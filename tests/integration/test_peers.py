@@ -8,18 +8,9 @@ from pathlib import Path
 
 from ingestd.devtools.local_broker import KafkaBroker, free_port
 from ingestd.devtools.polling import wait_until
-from ingestd.devtools.seed import seed_configs, student_record
+from ingestd.devtools.seed import student_record
 from ingestd.devtools.server_process import IngestdServer
-
-GROUP = {"stream.kafka.consumer.type": "highLevel",
-         "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-         "stream.kafka.consumer.prop.session.timeout.ms": "6000",
-         "stream.kafka.consumer.prop.heartbeat.interval.ms": "500",
-         "realtime.segment.flush.threshold.rows": "300"}
-
-
-def consumed(server: IngestdServer, table: str) -> set[int]:
-    return {p["partition"] for p in server.get(f"/tables/{table}/status")["partitions"]}
+from tests.support.group_tables import add_group_table, consumed
 
 
 def test_each_server_answers_every_row_through_its_peer(
@@ -38,11 +29,7 @@ def test_each_server_answers_every_row_through_its_peer(
     try:
         for server in servers:
             server.start()
-            schema, config = seed_configs(table, **{"stream.kafka.topic.name": table,
-                                                    "stream.kafka.broker.list": kafka.bootstrap,
-                                                    "stream.kafka.hlc.group.id": f"group-{table}", **GROUP})
-            for path, document in (("/schemas", schema), ("/tables", config)):
-                assert server.post(path, document).status_code == 200
+            add_group_table(server, kafka, table, rows=300)
         wait_until(lambda: consumed(first, table) and consumed(second, table), timeout_s=60,
                    what="the group to split the partitions between both servers")
         kafka.publish(table, (student_record(i, student=i) for i in range(1000)), partitions=4)
