@@ -21,7 +21,7 @@ from ingestd.devtools.seed import seed_configs, student_record
 from ingestd.devtools.server_process import IngestdServer
 from ingestd.stream.kafka_handovers import Handover, HandoverLog, trim_points
 from tests.support.group_tables import GROUP_SETTINGS as SUPPORT_SETTINGS
-from tests.support.group_tables import add_group_table
+from tests.support.group_tables import add_group_table, stop_all
 from tests.support.group_tables import consumed as consumed_partitions
 from tests.support.tables import create_table, segments_by_partition
 
@@ -94,11 +94,7 @@ def test_two_servers_share_a_topic_exactly_once_also_when_one_is_killed(
         wait_until(lambda: exactly_once([first, second], table, 5400), timeout_s=45,
                    what="5400 rows exactly once across both servers after the kill and restart")
     finally:
-        for server in (first, second):
-            try:
-                server.stop()
-            finally:
-                server.kill9()
+        stop_all([first, second])
 
 
 def test_a_partition_leaving_the_table_is_revoked_and_a_new_one_picked_up_without_a_restart(

@@ -19,7 +19,7 @@ from ingestd.devtools.local_broker import KafkaBroker, free_port
 from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import student_record
 from ingestd.devtools.server_process import IngestdServer
-from tests.support.group_tables import add_group_table, consumed
+from tests.support.group_tables import add_group_table, consumed, stop_all
 from tests.support.tables import create_table
 
 BUCKET = "lake"
@@ -186,11 +186,7 @@ def test_two_servers_in_group_mode_commit_every_row_once_also_through_a_kill(
         assert answer["resultTable"]["rows"] == [[3000]]
         assert answer["deepStore"]["freshRows"].startswith("this server's only")
     finally:
-        for server in servers:
-            try:
-                server.stop()
-            finally:
-                server.kill9()
+        stop_all(servers)
 
 
 def test_local_copies_of_committed_segments_go_and_answers_stay(
@@ -249,8 +245,4 @@ def test_peers_and_the_deep_store_together_answer_each_row_once(
                        timeout_s=30, what="every row once from either server")
         assert len(lake_students(s3, "peers", table)) < 1500  # some rows were fresh, not committed
     finally:
-        for server in servers:
-            try:
-                server.stop()
-            finally:
-                server.kill9()
+        stop_all(servers)

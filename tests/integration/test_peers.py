@@ -10,7 +10,7 @@ from ingestd.devtools.local_broker import KafkaBroker, free_port
 from ingestd.devtools.polling import wait_until
 from ingestd.devtools.seed import student_record
 from ingestd.devtools.server_process import IngestdServer
-from tests.support.group_tables import add_group_table, consumed
+from tests.support.group_tables import add_group_table, consumed, stop_all
 
 
 def test_each_server_answers_every_row_through_its_peer(
@@ -45,8 +45,4 @@ def test_each_server_answers_every_row_through_its_peer(
         assert answer["partialResult"] and answer["exceptions"]
         assert answer["resultTable"]["rows"][0][0] < 1000
     finally:
-        for server in servers:
-            try:
-                server.stop()
-            finally:
-                server.kill9()
+        stop_all(servers)

@@ -29,3 +29,12 @@ def add_group_table(server: IngestdServer, kafka: KafkaBroker, name: str, rows: 
 def consumed(server: IngestdServer, table: str) -> set[int]:
     """The partitions this server consumes (its group member's assignment)."""
     return {p["partition"] for p in server.get(f"/tables/{table}/status")["partitions"]}
+
+
+def stop_all(servers: list[IngestdServer]) -> None:
+    """Stop every server (gracefully, then for sure), whatever happened to the others."""
+    for server in servers:
+        try:
+            server.stop()
+        finally:
+            server.kill9()
